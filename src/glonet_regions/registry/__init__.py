@@ -1,0 +1,1 @@
+"""The plugin registry: hookspecs, the plugin manager and a typed facade."""
