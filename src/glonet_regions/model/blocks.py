@@ -234,8 +234,8 @@ class Encoder(nn.Module):
         """Encode ``(N, C, H, W)`` into the latent and the first-stage skip."""
         skip = self.enc[0](x)
         latent = skip
-        for stage in self.enc[1:]:
-            latent = stage(latent)
+        for i in range(1, len(self.enc)):
+            latent = self.enc[i](latent)
         return latent, skip
 
 
@@ -256,8 +256,8 @@ class Decoder(nn.Module):
 
     def forward(self, hid: Tensor, skip: Tensor) -> Tensor:
         """Decode the latent back to full resolution and project to the output channels."""
-        for stage in self.dec[:-1]:
-            hid = stage(hid)
+        for i in range(len(self.dec) - 1):
+            hid = self.dec[i](hid)
         hid = self.dec[-1](torch.cat([hid, skip], dim=1))
         out: Tensor = self.readout(hid)
         return out

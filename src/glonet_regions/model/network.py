@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -179,7 +178,9 @@ class GlonetConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"unknown GlonetConfig keys: {unknown}; valid keys: {sorted(names)}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        kwargs: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> GlonetConfig:
@@ -255,6 +256,17 @@ class Glonet(nn.Module):
         self.dynamics.use_checkpoint = enabled
         self.jump.mmb.use_checkpoint = enabled
         self.config = self.config.replace(checkpoint_blocks=enabled)
+
+    def unused_parameter_names(self) -> list[str]:
+        """Parameters kept only so the published weights load: ``attn`` and ``mlp.fc2``.
+
+        They never receive gradients; freeze them or use ``find_unused_parameters`` in DDP.
+        """
+        return [
+            name
+            for name, _ in self.named_parameters()
+            if ".attn.multihead_attn." in name or ".mlp.fc2." in name
+        ]
 
     def resize_grid(self, grid_shape: tuple[int, int]) -> None:
         """Rebuild the position embedding for another grid (interpolated), updating the config.
@@ -341,5 +353,3 @@ def build_glonet(
 def count_parameters(module: nn.Module) -> int:
     """Number of scalar parameters of ``module`` (works on the meta device)."""
     return sum(p.numel() for p in module.parameters())
-
-

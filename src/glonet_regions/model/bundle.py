@@ -1,0 +1,255 @@
+"""The forecaster bundle: one checkpoint file holding every trained depth group of a region.
+
+A bundle is a :func:`~glonet_regions.model.checkpoint.save_checkpoint` file (atomic,
+``torch.load(weights_only=True)``-safe). Its ``model_state`` is flat, keyed
+``"{group}/{parameter}"``; ``extra`` holds::
+
+    {
+        "kind": "glonet-regions-bundle", "bundle_version": 1,
+        "region": str, "grid": Grid.to_dict(),
+        "groups": {group: {"config": GlonetConfig.to_dict(),
+                           "channels": [[var, level_index or None], ...],
+                           "mean": tensor (C,), "std": tensor (C,),
+                           "ocean_mask": bool tensor (C, H, W)}},
+        "boundary": {"provider", "width", "edges"},
+        "train_config": {...}, "resume": {...} | None, "user": {...},
+    }
+
+Evaluation needs only :func:`load_bundle` and :meth:`Bundle.build_model`. Optimiser,
+scheduler and RNG states ride in the checkpoint's own slots, for resuming a training run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from glonet_regions.core.errors import CheckpointIncompatibleError
+from glonet_regions.core.grid import Grid
+from glonet_regions.model.checkpoint import load_checkpoint, save_checkpoint
+from glonet_regions.model.network import Glonet, GlonetConfig
+
+__all__ = ["BUNDLE_KIND", "BUNDLE_VERSION", "Bundle", "GroupState", "load_bundle", "save_bundle"]
+
+BUNDLE_KIND = "glonet-regions-bundle"
+BUNDLE_VERSION = 1
+
+
+@dataclass
+class GroupState:
+    """Everything needed to run one depth-group network.
+
+    Attributes:
+        config: :meth:`GlonetConfig.to_dict` of the network.
+        state_dict: Plain :class:`Glonet` weights (LoRA adapters merged).
+        channels: ``(variable, level index or None)`` per channel, in channel order.
+        mean: Normalisation mean per channel, ``(C,)``.
+        std: Normalisation standard deviation per channel, ``(C,)``.
+        ocean_mask: Boolean ``(C, H, W)`` ocean mask on the bundle's grid.
+    """
+
+    config: dict[str, Any]
+    state_dict: Mapping[str, Tensor]
+    channels: list[tuple[str, int | None]]
+    mean: np.ndarray
+    std: np.ndarray
+    ocean_mask: np.ndarray
+
+    @property
+    def glonet_config(self) -> GlonetConfig:
+        return GlonetConfig.from_dict(dict(self.config))
+
+
+@dataclass
+class Bundle:
+    """A loaded forecaster bundle.
+
+    Attributes:
+        path: File it was read from.
+        region_name: Region the groups were trained for.
+        grid: The grid (unpadded) of the masks and of training.
+        groups: Group name -> :class:`GroupState`.
+        boundary: ``{"provider", "width", "edges"}``.
+        config: The training configuration (a plain dict).
+        resume: Training-loop state for ``--resume`` (None in a finished bundle).
+        optimizer_state, scheduler_state, rng_state: Resume states, if stored.
+        extra: Free metadata.
+    """
+
+    path: Path
+    region_name: str
+    grid: Grid
+    groups: dict[str, GroupState]
+    boundary: dict[str, Any]
+    config: dict[str, Any]
+    resume: dict[str, Any] | None = None
+    optimizer_state: dict[str, Any] | None = None
+    scheduler_state: dict[str, Any] | None = None
+    rng_state: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    _sha256: str | None = field(default=None, repr=False)
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the file (provenance)."""
+        if self._sha256 is None:
+            h = hashlib.sha256()
+            with open(self.path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            self._sha256 = h.hexdigest()
+        return self._sha256
+
+    def group(self, name: str) -> GroupState:
+        if name not in self.groups:
+            raise CheckpointIncompatibleError(
+                f"{self.path} holds no depth group {name!r}; it has {sorted(self.groups)}"
+            )
+        return self.groups[name]
+
+    def build_model(self, group: str, device: str | torch.device = "cpu") -> nn.Module:
+        """The group's :class:`Glonet` with its weights loaded, in eval mode, on ``device``."""
+        state = self.group(group)
+        try:
+            model = Glonet(state.glonet_config)
+            missing, unexpected = model.load_state_dict(dict(state.state_dict), strict=False)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointIncompatibleError(
+                f"{self.path}: group {group!r} weights do not fit its config: {exc}"
+            ) from exc
+        if missing or unexpected:
+            raise CheckpointIncompatibleError(
+                f"{self.path}: group {group!r} weights do not fit its config: missing "
+                f"{missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        return model.to(device).eval()
+
+
+def _group_extra(state: GroupState) -> dict[str, Any]:
+    mask = np.asarray(state.ocean_mask, dtype=bool)
+    mean = np.asarray(state.mean, dtype=np.float64).reshape(-1)
+    std = np.asarray(state.std, dtype=np.float64).reshape(-1)
+    n = len(state.channels)
+    if mean.size != n or std.size != n or mask.ndim != 3 or mask.shape[0] != n:
+        raise CheckpointIncompatibleError(
+            f"group state has {n} channels but mean {mean.shape}, std {std.shape}, "
+            f"ocean_mask {mask.shape} (expected (C,), (C,), (C, H, W))"
+        )
+    return {
+        "config": dict(state.config),
+        "channels": [[str(v), None if li is None else int(li)] for v, li in state.channels],
+        "mean": mean,
+        "std": std,
+        "ocean_mask": mask,
+    }
+
+
+def save_bundle(
+    path: str | Path,
+    *,
+    region_name: str,
+    grid: Grid,
+    groups: Mapping[str, GroupState],
+    boundary: Mapping[str, Any],
+    train_config: Mapping[str, Any],
+    optimizer_state: Mapping[str, Any] | None = None,
+    scheduler_state: Mapping[str, Any] | None = None,
+    rng_state: Mapping[str, Any] | None = None,
+    resume: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a bundle atomically (see the module docstring for the layout).
+
+    Raises:
+        CheckpointIncompatibleError: A group's metadata is inconsistent.
+        CheckpointError: A value cannot be stored in ``weights_only`` form.
+    """
+    model_state: dict[str, Tensor] = {}
+    groups_extra: dict[str, Any] = {}
+    for name, state in groups.items():
+        if "/" in name:
+            raise CheckpointIncompatibleError(f"depth group name {name!r} must not contain '/'")
+        groups_extra[name] = _group_extra(state)
+        for key, value in state.state_dict.items():
+            model_state[f"{name}/{key}"] = value.detach().cpu()
+    payload_extra = {
+        "kind": BUNDLE_KIND,
+        "bundle_version": BUNDLE_VERSION,
+        "region": region_name,
+        "grid": grid.to_dict(),
+        "groups": groups_extra,
+        "boundary": dict(boundary),
+        "train_config": dict(train_config),
+        "resume": None if resume is None else dict(resume),
+        "user": dict(extra or {}),
+    }
+    return save_checkpoint(
+        path,
+        model_state=model_state,
+        optimizer_state=optimizer_state,
+        scheduler_state=scheduler_state,
+        rng_state=rng_state,
+        extra=payload_extra,
+    )
+
+
+def _np(value: Any) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.cpu().numpy()
+    return np.asarray(value)
+
+
+def load_bundle(path: str | Path, *, map_location: str | torch.device = "cpu") -> Bundle:
+    """Read a bundle written by :func:`save_bundle`.
+
+    Raises:
+        CheckpointNotFoundError: Missing file.
+        CheckpointError: Corrupt or unsafe file.
+        CheckpointIncompatibleError: Not a bundle, or a newer bundle version.
+    """
+    ckpt = load_checkpoint(path, map_location=map_location)
+    extra = ckpt.extra
+    if extra.get("kind") != BUNDLE_KIND:
+        raise CheckpointIncompatibleError(
+            f"{path} is a glonet-regions checkpoint but not a forecaster bundle "
+            f"(extra['kind'] = {extra.get('kind')!r}, expected {BUNDLE_KIND!r})"
+        )
+    version = extra.get("bundle_version")
+    if not isinstance(version, int) or not 1 <= version <= BUNDLE_VERSION:
+        raise CheckpointIncompatibleError(
+            f"{path} has bundle version {version!r}; this glonet-regions reads 1..{BUNDLE_VERSION}"
+        )
+    groups: dict[str, GroupState] = {}
+    for name, g in dict(extra.get("groups") or {}).items():
+        prefix = f"{name}/"
+        state = {k[len(prefix) :]: v for k, v in ckpt.model_state.items() if k.startswith(prefix)}
+        groups[name] = GroupState(
+            config=dict(g["config"]),
+            state_dict=state,
+            channels=[(str(v), None if li is None else int(li)) for v, li in g["channels"]],
+            mean=_np(g["mean"]),
+            std=_np(g["std"]),
+            ocean_mask=_np(g["ocean_mask"]).astype(bool),
+        )
+    grid_dict = dict(extra["grid"])
+    grid = Grid.from_dict({k: _np(v) if isinstance(v, Tensor) else v for k, v in grid_dict.items()})
+    return Bundle(
+        path=Path(path),
+        region_name=str(extra.get("region")),
+        grid=grid,
+        groups=groups,
+        boundary=dict(extra.get("boundary") or {}),
+        config=dict(extra.get("train_config") or {}),
+        resume=extra.get("resume"),
+        optimizer_state=ckpt.optimizer_state,
+        scheduler_state=ckpt.scheduler_state,
+        rng_state=ckpt.rng_state,
+        extra=dict(extra.get("user") or {}),
+    )
