@@ -1,0 +1,414 @@
+"""Downloadable assets (weights, statistics, masks): one pooch registry per plugin.
+
+An :class:`AssetRegistry` maps file names to their sha256 hashes and a base URL. Files are
+downloaded once into ``$GLONET_REGIONS_CACHE/assets/<registry name>/`` (default
+``~/.cache/glonet-regions/assets/<registry name>/``), checked against their hash, and served
+from the cache afterwards without touching the network.
+
+Offline mode (``offline=True`` or the environment variable ``GLONET_REGIONS_OFFLINE=1``)
+never opens a connection: a cached file is hash-checked and returned, a missing one raises
+:class:`~glonet_regions.core.errors.AssetError` saying where to put it.
+
+Unknown hashes (``-`` or ``None`` in a registry) are allowed in the registry, but such a file
+is only downloaded or served when the caller passes ``allow_unverified=True``. To pin a hash,
+compute it on a trusted copy (``sha256sum FILE`` or :func:`file_sha256`), then either
+
+- add it to the registry text file (one ``name sha256`` per line), or
+- write the same line into ``<cache>/assets/<registry name>/pinned.txt`` (user pins, read at
+  each fetch; they fill unknown hashes only), e.g. with ``registry.pin(name, sha, save=True)``,
+- or call :meth:`AssetRegistry.pin` for the current process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from glonet_regions.core.errors import AssetError
+
+__all__ = [
+    "GLONET_ASSETS",
+    "GLONET_ASSETS_BASE_URL",
+    "GLONET_ASSETS_REGISTRY_FILE",
+    "OFFLINE_ENV",
+    "AssetRegistry",
+    "file_sha256",
+    "is_offline",
+    "read_registry_file",
+]
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ENV = "GLONET_REGIONS_OFFLINE"
+"""Environment variable that switches every registry to offline mode when set to 1/true/yes."""
+
+_UNKNOWN_HASHES = {"-", "none", "null", ""}
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """The offline switch: the argument if given, else ``$GLONET_REGIONS_OFFLINE``."""
+    if offline is not None:
+        return bool(offline)
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in _TRUE
+
+
+def file_sha256(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file (what a registry line pins)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _normalise_hash(value: str | None, *, name: str, where: str) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.lower() in _UNKNOWN_HASHES:
+        return None
+    if text.lower().startswith("sha256:"):
+        text = text[len("sha256:") :]
+    text = text.lower()
+    if not _HEX64.match(text):
+        raise AssetError(
+            f"Asset {name!r} in {where}: hash {value!r} is not a sha256 hex digest "
+            "(64 hex characters, optionally prefixed 'sha256:'), nor '-' for unknown"
+        )
+    return text
+
+
+def read_registry_file(path: str | os.PathLike[str]) -> dict[str, str | None]:
+    """Read a registry text file: one ``name sha256`` per line.
+
+    ``#`` starts a comment; ``-`` (or ``None``) stands for a hash not yet known.
+
+    Raises:
+        AssetError: The file is missing or a line is malformed.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AssetError(f"Cannot read asset registry file {path}: {exc}") from None
+    out: dict[str, str | None] = {}
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise AssetError(
+                f"{path}:{lineno}: expected 'name sha256' (or 'name -'), got {raw.strip()!r}"
+            )
+        name, value = parts
+        if name in out:
+            raise AssetError(f"{path}:{lineno}: asset {name!r} is listed twice")
+        out[name] = _normalise_hash(value, name=name, where=f"{path}:{lineno}")
+    return out
+
+
+def _default_cache_root() -> Path:
+    import pooch
+
+    return Path(pooch.os_cache("glonet-regions"))
+
+
+class AssetRegistry:
+    """Names and sha256 hashes of downloadable files served from one base URL.
+
+    Args:
+        name: Registry name (a plugin name); the cache folder is ``<cache>/assets/<name>``.
+        base_url: URL the file names are appended to (a trailing ``/`` is added if missing).
+        registry: ``{file name: sha256 or None}`` or the path of a registry text file.
+        urls: Per-file URLs overriding ``base_url + name``.
+        env_cache: Environment variable naming the cache root
+            (default ``GLONET_REGIONS_CACHE``; unset: ``~/.cache/glonet-regions``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        registry: Mapping[str, str | None] | str | os.PathLike[str],
+        urls: Mapping[str, str] | None = None,
+        env_cache: str = "GLONET_REGIONS_CACHE",
+    ) -> None:
+        if not name or "/" in name or name.startswith("."):
+            raise AssetError(f"Asset registry name {name!r} must be a plain folder name")
+        self.name = name
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.env_cache = env_cache
+        if isinstance(registry, Mapping):
+            self._hashes: dict[str, str | None] = {
+                str(k): _normalise_hash(v, name=str(k), where=f"registry {name!r}")
+                for k, v in registry.items()
+            }
+            self.registry_file: Path | None = None
+        else:
+            self.registry_file = Path(registry)
+            self._hashes = read_registry_file(self.registry_file)
+        self.urls = dict(urls or {})
+        unknown_urls = sorted(set(self.urls) - set(self._hashes))
+        if unknown_urls:
+            raise AssetError(
+                f"Asset registry {name!r}: URLs given for names not in the registry: {unknown_urls}"
+            )
+
+    # -- description ---------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"AssetRegistry({self.name!r}, {self.base_url!r}, {len(self._hashes)} files)"
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._hashes
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The registered file names, sorted."""
+        return tuple(sorted(self._hashes))
+
+    @property
+    def cache_dir(self) -> Path:
+        """``$GLONET_REGIONS_CACHE/assets/<name>`` (resolved at each call)."""
+        root = os.environ.get(self.env_cache)
+        base = Path(root).expanduser() if root else _default_cache_root()
+        return base / "assets" / self.name
+
+    def _check_name(self, name: str) -> None:
+        if name not in self._hashes:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.names, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            listed = (
+                ", ".join(self.names)
+                if len(self._hashes) <= 30
+                else (", ".join(self.names[:30]) + f", ... ({len(self._hashes)} in all)")
+            )
+            raise AssetError(
+                f"Unknown asset {name!r} in registry {self.name!r}{hint}; "
+                f"known: {listed or '(none)'}"
+            )
+
+    def url(self, name: str) -> str:
+        """The download URL of an asset."""
+        self._check_name(name)
+        return self.urls.get(name, self.base_url + name)
+
+    def known_hash(self, name: str) -> str | None:
+        """The pinned sha256 of an asset (None when not pinned)."""
+        self._check_name(name)
+        return self._hashes[name]
+
+    def path(self, name: str) -> Path:
+        """Where the asset is (or would be) cached."""
+        self._check_name(name)
+        return self.cache_dir / name
+
+    def is_cached(self, name: str) -> bool:
+        """Whether the asset's file is in the cache (its hash is not checked)."""
+        return self.path(name).is_file()
+
+    @property
+    def pins_file(self) -> Path:
+        """The user's pins: ``<cache_dir>/pinned.txt`` (``name sha256`` per line)."""
+        return self.cache_dir / "pinned.txt"
+
+    def _user_pins(self) -> dict[str, str | None]:
+        return read_registry_file(self.pins_file) if self.pins_file.is_file() else {}
+
+    def pin(self, name: str, sha256: str, *, save: bool = False) -> None:
+        """Pin the sha256 of an asset whose hash the registry does not know.
+
+        Args:
+            name: The asset.
+            sha256: Its sha256 hex digest (computed on a trusted copy).
+            save: Also record it in :attr:`pins_file`, so later processes use it.
+
+        Raises:
+            AssetError: Unknown name, malformed hash, or a different hash is already pinned.
+        """
+        self._check_name(name)
+        value = _normalise_hash(sha256, name=name, where=f"pin() of {self.name!r}")
+        if value is None:
+            raise AssetError(f"pin({name!r}): give a sha256 hex digest, not {sha256!r}")
+        current = self._hashes[name]
+        if current is not None and current != value:
+            raise AssetError(
+                f"Asset {name!r} of registry {self.name!r} is already pinned to {current}; "
+                f"refusing to re-pin it to {value}"
+            )
+        self._hashes[name] = value
+        if save:
+            pins = self._user_pins()
+            pins[name] = value
+            self.pins_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.pins_file.with_suffix(".txt.tmp")
+            tmp.write_text("".join(f"{k} {v}\n" for k, v in sorted(pins.items()) if v))
+            os.replace(tmp, self.pins_file)
+
+    def resolved_hash(self, name: str) -> str | None:
+        """The hash used by :meth:`fetch`: the registry's, else the user's pin, else None."""
+        self._check_name(name)
+        known = self._hashes[name]
+        if known is None:
+            known = self._user_pins().get(name)
+        return known
+
+    # -- fetching ------------------------------------------------------------------------
+    def _how_to_obtain(self, name: str) -> str:
+        return (
+            f"download {self.url(name)} on a machine with network access and copy it to "
+            f"{self.path(name)} (or set ${self.env_cache} to a folder holding "
+            f"assets/{self.name}/{name}), or unset ${OFFLINE_ENV} and fetch it online"
+        )
+
+    def _unverified_message(self, name: str) -> str:
+        where = f" in {self.registry_file}" if self.registry_file else ""
+        return (
+            f"Asset {name!r} of registry {self.name!r} has no pinned sha256{where}, so it "
+            "cannot be verified. Pin it (compute `sha256sum FILE` of a trusted copy and write "
+            f"'{name} <sha256>' in the registry file, call .pin({name!r}, '<sha256>', save=True) "
+            "or "
+            f"write the same line into {self.pins_file}), or pass allow_unverified=True to "
+            "accept the file unchecked."
+        )
+
+    def fetch(
+        self,
+        name: str,
+        *,
+        offline: bool | None = None,
+        progress: bool = False,
+        allow_unverified: bool = False,
+    ) -> Path:
+        """The local path of an asset, downloading and hash-checking it if needed.
+
+        Args:
+            name: The file name in the registry.
+            offline: Never touch the network (default: ``$GLONET_REGIONS_OFFLINE``).
+            progress: Show a download progress bar (tqdm).
+            allow_unverified: Accept a file whose sha256 is not pinned (its hash is logged).
+
+        Raises:
+            AssetError: Unknown name; offline and not cached; hash mismatch (nothing is left
+                in the cache); unpinned hash without ``allow_unverified``; network or HTTP
+                error (the message names the URL).
+        """
+        known = self.resolved_hash(name)
+        target = self.path(name)
+        if known is None and not allow_unverified:
+            raise AssetError(self._unverified_message(name))
+
+        if is_offline(offline):
+            if not target.is_file():
+                raise AssetError(
+                    f"Asset {name!r} of registry {self.name!r} is not in the cache "
+                    f"({target}) and offline mode is on; {self._how_to_obtain(name)}"
+                )
+            if known is not None:
+                found = file_sha256(target)
+                if found != known:
+                    raise AssetError(
+                        f"Cached asset {target} fails its hash check (sha256 {found}, expected "
+                        f"{known}); delete it and fetch again online, or "
+                        f"{self._how_to_obtain(name)}"
+                    )
+            return target
+
+        return self._download(name, known, progress=progress)
+
+    def _download(self, name: str, known: str | None, *, progress: bool) -> Path:
+        import pooch
+        import requests
+
+        url = self.url(name)
+        registry = {name: (f"sha256:{known}" if known else None)}
+        fetcher = pooch.create(
+            path=self.cache_dir,
+            base_url=self.base_url,
+            registry=registry,
+            urls={name: url},
+            retry_if_failed=0,
+        )
+        try:
+            local = Path(fetcher.fetch(name, downloader=_HttpDownloader(progress=progress)))
+        except requests.exceptions.RequestException as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            what = f"HTTP {status}" if status else type(exc).__name__
+            raise AssetError(
+                f"Could not download asset {name!r} of registry {self.name!r} from {url}: "
+                f"{what} ({exc})"
+            ) from exc
+        except ValueError as exc:
+            if "hash" not in str(exc).lower():
+                raise
+            raise AssetError(
+                f"Asset {name!r} downloaded from {url} fails its hash check: {exc}. The file "
+                "was discarded; nothing was cached. The server's file changed or the pinned "
+                "hash is wrong."
+            ) from exc
+        except OSError as exc:
+            raise AssetError(
+                f"Could not store asset {name!r} from {url} in {self.cache_dir}: {exc}"
+            ) from exc
+        if known is None:
+            log.warning(
+                "Asset %s from %s is not verified (no pinned hash); its sha256 is %s: pin it "
+                "in the registry to verify future downloads",
+                name,
+                url,
+                file_sha256(local),
+            )
+        return local
+
+
+class _HttpDownloader:
+    """A pooch downloader that streams with requests and always releases its connection."""
+
+    def __init__(self, *, progress: bool = False, timeout: float = 60.0, chunk_size: int = 1 << 20):
+        self.progress = progress
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+
+    def __call__(self, url: str, output_file: str, pooch: object) -> None:
+        import requests
+
+        with (
+            requests.Session() as session,
+            session.get(url, stream=True, timeout=self.timeout) as response,
+        ):
+            response.raise_for_status()
+            total = int(response.headers.get("content-length", 0)) or None
+            bar = None
+            if self.progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1])
+            try:
+                with open(output_file, "wb") as out:
+                    for chunk in response.iter_content(chunk_size=self.chunk_size):
+                        out.write(chunk)
+                        if bar is not None:
+                            bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+
+
+GLONET_ASSETS_BASE_URL = "https://minio.dive.edito.eu/project-glonet/public/"
+"""Where the published GLONET weights and normalisation files are served (EDITO object store)."""
+
+GLONET_ASSETS_REGISTRY_FILE = Path(__file__).with_name("registry") / "glonet_assets.txt"
+"""The registry text file of the published GLONET files (package data)."""
+
+GLONET_ASSETS = AssetRegistry(
+    "glonet", base_url=GLONET_ASSETS_BASE_URL, registry=GLONET_ASSETS_REGISTRY_FILE
+)
+"""The published GLONET files: ``glonet_p{1,2,3}.pt`` and ``L*/<var>_{mean,std}.npy``."""
