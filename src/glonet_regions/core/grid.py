@@ -21,6 +21,7 @@ EARTH_RADIUS_M = 6_371_008.8
 
 _LAT_NAMES = ("latitude", "lat", "nav_lat", "y", "LATITUDE", "Latitude")
 _LON_NAMES = ("longitude", "lon", "nav_lon", "x", "LONGITUDE", "Longitude")
+_GENERIC_NAMES = ("x", "y")
 _F32_EPS = float(np.finfo(np.float32).eps)
 
 
@@ -114,7 +115,7 @@ class Padding:
             (self.lat_before, self.lat_after),
             (self.lon_before, self.lon_after),
         ]
-        return np.pad(array, widths, mode=mode, **kwargs)  # type: ignore[call-overload,no-any-return]
+        return np.pad(array, widths, mode=mode, **kwargs)  # type: ignore[call-overload]
 
     def crop_array(self, array: np.ndarray) -> np.ndarray:
         """Remove the padding from the last two axes of ``array``."""
@@ -141,7 +142,9 @@ class GridIndex:
             return slice(int(idx[0]), int(idx[0]) + 1)
         steps = np.diff(idx)
         if np.all(steps == steps[0]) and steps[0] > 0:
-            return slice(int(idx[0]), int(idx[-1]) + 1, int(steps[0]))
+            # Contiguous -> step None, so the slice equals the ones ``Grid.index_box`` returns.
+            step = int(steps[0])
+            return slice(int(idx[0]), int(idx[-1]) + 1, step if step > 1 else None)
         return None
 
     @property
@@ -185,12 +188,15 @@ def _regular_step(arr: np.ndarray, name: str, step: float | None) -> float:
             raise ValidationError(f"Grid {name} has one point: give its step explicitly")
         return float(step)
     fitted = (arr[-1] - arr[0]) / (arr.size - 1)
-    if step is not None and not np.isclose(fitted, step, rtol=1e-4):
-        raise ValidationError(f"Grid {name}: step {step} does not match the coordinates ({fitted})")
+    given = step is not None
     step = float(step if step is not None else fitted)
     ideal = arr[0] + np.arange(arr.size) * step
+    # Points may carry float32 rounding: compare absolute deviations (a relative check of the
+    # fitted step fails on short float32 axes far from 0, e.g. 3 points near lon 128).
     tol = max(1e-4 * step, 16 * _F32_EPS * float(np.max(np.abs(arr))))
     worst = float(np.max(np.abs(arr - ideal)))
+    if given and worst > tol:
+        raise ValidationError(f"Grid {name}: step {step} does not match the coordinates ({fitted})")
     if worst > tol:
         raise ValidationError(
             f"Grid {name} is not regular: a point lies {worst:.3g} deg from the regular "
@@ -302,32 +308,40 @@ class Grid:
         """The box spanned by the cell centres (None for a single row or column)."""
         if self.lat.size < 2 or self.lon.size < 2:
             return None
-        return BBox(float(self.lon[0]), float(self.lon[-1]), float(self.lat[0]), float(self.lat[-1]))
+        return BBox(
+            float(self.lon[0]), float(self.lon[-1]), float(self.lat[0]), float(self.lat[-1])
+        )
 
     def cell_area(self, radius: float = EARTH_RADIUS_M) -> np.ndarray:
         """Area of every cell on the sphere (m^2), shape ``(nlat, nlon)``."""
         sin_b = np.sin(np.deg2rad(self.lat_bounds))
         dlon = np.deg2rad(np.diff(self.lon_bounds))
-        return radius**2 * np.outer(np.diff(sin_b), dlon)  # type: ignore[no-any-return]
+        return radius**2 * np.outer(np.diff(sin_b), dlon)
 
     def area_weights(self) -> np.ndarray:
         """Cell areas normalised to mean 1 (the usual area weights of scores)."""
         area = self.cell_area()
-        return area / area.mean()  # type: ignore[no-any-return]
+        return area / area.mean()
 
     # -- sub-setting ---------------------------------------------------------------------
     def index_box(self, bbox: BBox, *, tol: float | None = None) -> tuple[slice, slice]:
         """Slices selecting the cells whose centres lie in ``bbox`` (inclusive)."""
         tol = 1e-6 * max(self.dlat, self.dlon) if tol is None else tol
-        lat_sel = np.flatnonzero((self.lat >= bbox.lat_min - tol) & (self.lat <= bbox.lat_max + tol))
-        lon_sel = np.flatnonzero((self.lon >= bbox.lon_min - tol) & (self.lon <= bbox.lon_max + tol))
+        lat_sel = np.flatnonzero(
+            (self.lat >= bbox.lat_min - tol) & (self.lat <= bbox.lat_max + tol)
+        )
+        lon_sel = np.flatnonzero(
+            (self.lon >= bbox.lon_min - tol) & (self.lon <= bbox.lon_max + tol)
+        )
         if lat_sel.size == 0 or lon_sel.size == 0:
             raise GridMismatchError(
                 f"Box {bbox.as_list()} holds no cell centre of the grid "
                 f"(centres lon {self.lon[0]:.4f}..{self.lon[-1]:.4f}, "
                 f"lat {self.lat[0]:.4f}..{self.lat[-1]:.4f})"
             )
-        return slice(int(lat_sel[0]), int(lat_sel[-1]) + 1), slice(int(lon_sel[0]), int(lon_sel[-1]) + 1)
+        return slice(int(lat_sel[0]), int(lat_sel[-1]) + 1), slice(
+            int(lon_sel[0]), int(lon_sel[-1]) + 1
+        )
 
     def isel(self, lat: slice, lon: slice) -> Grid:
         """The sub-grid selected by two slices (a step is allowed)."""
@@ -502,11 +516,14 @@ class Grid:
         return self.same_as(other)
 
     def __hash__(self) -> int:
-        return hash((self.shape, round(float(self.lat[0]), 6), round(float(self.lon[0]), 6)))
+        # Equality is "same nodes within tolerance", so only the shape can enter the hash:
+        # rounding the coordinates would split grids that compare equal (float32 rounding).
+        return hash(("Grid", self.shape))
 
     def __repr__(self) -> str:
         return (
-            f"Grid(shape={self.shape}, lat={self.lat[0]:.4f}..{self.lat[-1]:.4f} step {self.dlat:.6g}, "
+            f"Grid(shape={self.shape}, "
+            f"lat={self.lat[0]:.4f}..{self.lat[-1]:.4f} step {self.dlat:.6g}, "
             f"lon={self.lon[0]:.4f}..{self.lon[-1]:.4f} step {self.dlon:.6g})"
         )
 
@@ -524,7 +541,7 @@ def _variables_of(ds: Any) -> Mapping[str, Any]:
         variables = getattr(ds, "coords", None)
     if variables is None:
         raise ValidationError(f"Object of type {type(ds).__name__} has no variables or coords")
-    return variables  # type: ignore[no-any-return]
+    return variables
 
 
 def find_lat_lon_names(ds: Any, *, source: str | None = None) -> tuple[str, str]:
@@ -534,6 +551,11 @@ def find_lat_lon_names(ds: Any, *, source: str | None = None) -> tuple[str, str]
     def pick(names: tuple[str, ...], standard: str, units: tuple[str, ...]) -> str | None:
         for name in names:
             if name in variables and np.ndim(variables[name]) == 1:
+                attrs = getattr(variables[name], "attrs", {}) or {}
+                if name in _GENERIC_NAMES and "degree" not in str(attrs.get("units", "")):
+                    # 'x'/'y' are often index or projected coordinates (NEMO, UTM): only
+                    # trust them with degree units (the CF pass below covers standard_name).
+                    continue
                 return name
         for name, var in variables.items():
             attrs = getattr(var, "attrs", {}) or {}

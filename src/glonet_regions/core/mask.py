@@ -55,7 +55,7 @@ class LandSeaMask:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.ocean.shape)  # type: ignore[return-value]
+        return tuple(self.ocean.shape)
 
     @property
     def n_levels(self) -> int:
@@ -63,7 +63,7 @@ class LandSeaMask:
 
     def level(self, k: int) -> np.ndarray:
         """The 2-D ocean mask of level ``k``."""
-        return self.ocean[k]  # type: ignore[no-any-return]
+        return self.ocean[k]
 
     def select_levels(self, indices: tuple[int, ...] | list[int]) -> LandSeaMask:
         """The mask of the given levels, in order."""
@@ -74,11 +74,11 @@ class LandSeaMask:
 
     def ocean_fraction(self) -> np.ndarray:
         """Fraction of ocean cells per level."""
-        return self.ocean.mean(axis=(1, 2))  # type: ignore[no-any-return]
+        return self.ocean.mean(axis=(1, 2))
 
     def bottom_level(self) -> np.ndarray:
         """Index of the deepest wet level per column (-1 on land)."""
-        return self.ocean.sum(axis=0).astype(np.int64) - 1  # type: ignore[no-any-return]
+        return self.ocean.sum(axis=0).astype(np.int64) - 1
 
     def apply(self, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
         """``values`` with land set to ``fill`` (``values`` is ``(..., levels, lat, lon)``)."""

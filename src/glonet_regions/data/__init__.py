@@ -1,0 +1,1 @@
+"""Data layer: sources, regridding, vertical interpolation, stores (import submodules directly)."""
