@@ -1,0 +1,225 @@
+"""``glonet-regions evaluate``: score a forecast cube and the baselines, write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glonet_regions.core.errors import GlonetRegionsError
+
+
+def _ints(value: str | None, option: str) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+
+
+def _floats(value: str | None) -> list[float] | None:
+    if not value:
+        return None
+    if value.strip().lower() == "all":
+        return None
+    try:
+        return [float(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated depths in m, got {value!r}") from None
+
+
+@click.command("evaluate")
+@click.argument("region_name", metavar="REGION")
+@click.option(
+    "--forecast",
+    "forecast_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Forecast cube (netCDF or zarr) written by `glonet-regions forecast`.",
+)
+@click.option(
+    "--reference",
+    "references",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A reference forecast file (cube or daily fields on the region grid); repeatable. "
+    "Name it with NAME=PATH.",
+)
+@click.option("--sample", "use_sample", is_flag=True, help="Truth and references from the sample.")
+@click.option("--store", type=click.Path(path_type=Path), help="Truth from this training store.")
+@click.option("--truth", type=click.Path(path_type=Path), help="Truth from a daily file.")
+@click.option(
+    "--global-model",
+    "global_model",
+    type=click.Path(path_type=Path),
+    help="Global model daily file(s) (any regular grid), regridded to the region.",
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Report folder."
+)
+@click.option(
+    "--lead-days", default=None, help="1-based lead days to score, e.g. 1,5,10 (default all)."
+)
+@click.option(
+    "--depths",
+    default=None,
+    help="Depths (m) to score, comma-separated, or 'all' "
+    "(default OceanBench's 0.49,47,92,223,318,541).",
+)
+@click.option("--no-plots", is_flag=True, help="Write scores only.")
+def evaluate(
+    region_name: str,
+    forecast_path: Path,
+    references: tuple[Path, ...],
+    use_sample: bool,
+    store: Path | None,
+    truth: Path | None,
+    global_model: Path | None,
+    out_dir: Path,
+    lead_days: str | None,
+    depths: str | None,
+    no_plots: bool,
+) -> None:
+    """Score a forecast and the baselines (persistence, climatology, global model, references).
+
+    Scores per variable, depth and lead day: OceanBench RMSD and WeatherBench-2 RMSE, bias and
+    ACC, over the interior of the region and each sub-region. Writes scores.csv, scores.json,
+    plots and report.html into --out.
+    """
+    try:
+        _run(
+            region_name,
+            forecast_path,
+            references,
+            use_sample,
+            store,
+            truth,
+            global_model,
+            out_dir,
+            _ints(lead_days, "--lead-days"),
+            depths,
+            no_plots,
+        )
+    except GlonetRegionsError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _run(
+    region_name: str,
+    forecast_path: Path,
+    references: tuple[Path, ...],
+    use_sample: bool,
+    store: Path | None,
+    truth: Path | None,
+    global_model: Path | None,
+    out_dir: Path,
+    lead_days: list[int] | None,
+    depths_opt: str | None,
+    no_plots: bool,
+) -> None:
+    from glonet_regions.core.errors import ValidationError
+    from glonet_regions.evaluation.align import open_daily
+    from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
+    from glonet_regions.evaluation.pipeline import evaluate_forecast
+    from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
+    from glonet_regions.evaluation.sources import FileSource, StoreSource
+    from glonet_regions.evaluation.writer import open_cube
+    from glonet_regions.registry.facade import get_region
+
+    chosen = [x for x in (use_sample or store is not None, truth is not None) if x]
+    if len(chosen) != 1:
+        raise ValidationError(
+            "Give one truth source: --sample (optionally with --store STORE), "
+            "--store STORE or --truth FILE"
+        )
+    region = get_region(region_name)
+    cube = open_cube(forecast_path)
+    source: Any
+    refs: dict[str, Any] = {}
+    global_ds = None
+    if truth is not None:
+        source = FileSource(truth, splits=region.splits)
+    else:
+        store_path = store_from_hints(
+            store=store, cube_attrs=dict(cube.attrs) if use_sample else None
+        )
+        source = StoreSource(store_path)
+        if use_sample:
+            info = sample_info_for_store(store_path)
+            if info is not None:
+                for path in info.reference_forecast_files:
+                    refs["physical forecast (synthetic)"] = _open_any(path)
+                if info.global_files and global_model is None:
+                    global_ds = _open_global(info.global_files)
+    for item in references:
+        name, _, path = str(item).rpartition("=")
+        refs[name or Path(path).stem] = _open_any(Path(path))
+    if global_model is not None:
+        global_ds = open_daily(global_model)
+    depths = OCEANBENCH_DEPTHS if depths_opt is None else _floats(depths_opt)
+
+    def say(msg: str) -> None:
+        click.echo(f"evaluate: {msg}", err=True)
+
+    result = evaluate_forecast(
+        region,
+        cube,
+        source,
+        references=refs,
+        global_model=global_ds,
+        lead_days=lead_days,
+        depths=depths,
+        progress=say,
+    )
+    if no_plots:
+        from glonet_regions.evaluation.report import write_scores
+
+        paths = write_scores(result, out_dir)
+    else:
+        from glonet_regions.evaluation.report import write_report
+
+        paths = write_report(result, out_dir)
+    click.echo(_summary(result))
+    for key in ("csv", "json", "html"):
+        if key in paths:
+            click.echo(f"wrote {paths[key]}")
+
+
+def _open_any(path: Path) -> Any:
+    import xarray as xr
+
+    from glonet_regions.core.errors import DataError
+    from glonet_regions.evaluation.align import open_daily
+
+    if not path.exists():
+        raise DataError(f"Reference file {path} does not exist")
+    ds = xr.open_zarr(path, consolidated=False) if path.is_dir() else xr.open_dataset(path)
+    if "first_day_datetime" in ds.dims:
+        return ds
+    return open_daily(path)
+
+
+def _open_global(files: list[Path]) -> Any:
+    import xarray as xr
+
+    from glonet_regions.evaluation.align import canonical_daily
+
+    parts = [canonical_daily(xr.open_dataset(p), source=str(p)) for p in files]
+    return xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
+
+
+def _summary(result: Any) -> str:
+    from glonet_regions.evaluation.report import skill_table
+
+    table = skill_table(result.scores, result.forecast_name)
+    lines = [f"{result.forecast_name}: skill against persistence (1 - RMSE/RMSE_persistence)"]
+    if result.forecast_name == "persistence":
+        lines = ["the forecast is persistence itself: see scores.csv for the baselines"]
+    elif table.empty:
+        lines.append("  (no persistence comparison available)")
+    else:
+        lines.append(table.to_string(float_format=lambda v: f"{v:+.3f}"))
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)

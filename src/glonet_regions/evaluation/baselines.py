@@ -1,0 +1,99 @@
+"""Baseline forecasts, built as forecast cubes so they are scored exactly like the model.
+
+- persistence: the last initial-condition day (the day before the start) held for every lead;
+- climatology: the day-of-year climatology of each valid date;
+- global model: a global (coarser) model's daily fields regridded to the region grid;
+- reference: a forecast given as a file, either already a cube or daily fields by valid date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from glonet_regions.core.errors import DataError
+from glonet_regions.core.grid import Grid
+from glonet_regions.evaluation.align import daily_to_cube, snap_to_grid
+from glonet_regions.evaluation.climatology import climatology_cube
+from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, add_cf_attributes, validate_cube
+
+__all__ = [
+    "climatology_forecast",
+    "persistence_forecast",
+    "reference_forecast",
+    "regrid_to_grid",
+]
+
+
+def persistence_forecast(daily: xr.Dataset, first_days: Sequence[Any], n_lead: int) -> xr.Dataset:
+    """The day before each start date, held for ``n_lead`` days.
+
+    Raises:
+        DataError: when ``daily`` lacks the day before a start date.
+    """
+    one = daily_to_cube(daily, first_days, 1, offset_days=-1, source="persistence initial day")
+    out = xr.concat([one.isel({LEAD: 0}, drop=True)] * n_lead, dim=LEAD)
+    out = out.assign_coords({LEAD: np.arange(n_lead, dtype=np.int64)})
+    order = [d for d in (FIRST_DAY, LEAD, "depth", "latitude", "longitude") if d in out.dims]
+    out = out.transpose(*order, ...)
+    out.attrs = {"model": "persistence", "description": "last initial-condition day held"}
+    return add_cf_attributes(out)
+
+
+def climatology_forecast(clim: xr.Dataset, first_days: Sequence[Any], n_lead: int) -> xr.Dataset:
+    """The day-of-year climatology as a forecast."""
+    out = climatology_cube(clim, first_days, n_lead)
+    out.attrs = {"model": "climatology", **clim.attrs}
+    return add_cf_attributes(out)
+
+
+def regrid_to_grid(ds: xr.Dataset, grid: Grid, *, method: str = "bilinear") -> xr.Dataset:
+    """Regrid a dataset to ``grid`` with the built-in regridder (NaN-aware bilinear).
+
+    If the data are already on nodes of ``grid`` they are only snapped (no interpolation).
+    """
+    try:
+        return snap_to_grid(ds, grid, source="global model")
+    except Exception:
+        pass
+    from glonet_regions.data.regrid import regrid
+
+    out = regrid(ds, grid, method, crop=False)
+    return out.assign_coords(latitude=grid.lat, longitude=grid.lon)
+
+
+def reference_forecast(
+    ds: xr.Dataset,
+    grid: Grid,
+    first_days: Sequence[Any],
+    n_lead: int,
+    *,
+    name: str = "reference",
+    regrid: bool = False,
+) -> xr.Dataset:
+    """A reference forecast on ``grid`` for the given start dates and leads.
+
+    ``ds`` is either a forecast cube (its start dates must include ``first_days``) or daily
+    fields with a ``time`` dimension, used by valid date (an analysis-forecast best estimate).
+    """
+    if FIRST_DAY in ds.dims:
+        cube = validate_cube(ds, source=name)
+        want = np.asarray(first_days, dtype="datetime64[ns]")
+        have = cube[FIRST_DAY].values
+        missing = [str(d)[:10] for d in want if d not in have]
+        if missing:
+            raise DataError(
+                f"Reference {name!r} has no forecast starting on {', '.join(missing)} "
+                f"(it has {[str(d)[:10] for d in have]})"
+            )
+        if cube.sizes[LEAD] < n_lead:
+            raise DataError(f"Reference {name!r} has {cube.sizes[LEAD]} lead days, need {n_lead}")
+        cube = cube.sel({FIRST_DAY: want}).isel({LEAD: slice(0, n_lead)})
+    else:
+        cube = daily_to_cube(ds, first_days, n_lead, source=name, allow_missing=True)
+    cube = regrid_to_grid(cube, grid) if regrid else snap_to_grid(cube, grid, source=name)
+    cube.attrs = {**ds.attrs, "model": name}
+    return cube

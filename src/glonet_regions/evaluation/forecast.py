@@ -1,0 +1,256 @@
+"""Running forecasts: a trained bundle over a store, or persistence from any daily source.
+
+For each start date the two days before it are the initial conditions. Each depth group runs
+``ceil(days / 2)`` autoregressive calls in normalised space (land = 0, multiplied by the ocean
+mask before every call), with the store's boundary data blended into the open-boundary zone by
+the bundle's boundary provider after every call. The output is de-normalised and only then
+set to NaN on land (a land cell at 0 in normalised space would otherwise become a spurious
+value). Depth groups missing from the bundle are filled by persistence, and the cube's
+attributes say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from glonet_regions.core.errors import CheckpointIncompatibleError, DataError, ValidationError
+from glonet_regions.core.region import Region
+from glonet_regions.evaluation.align import snap_to_grid
+from glonet_regions.evaluation.baselines import persistence_forecast
+from glonet_regions.evaluation.sources import DailySource, StoreSource
+from glonet_regions.evaluation.writer import build_cube, provenance_attrs
+
+__all__ = [
+    "default_start_dates",
+    "persistence_cube",
+    "run_bundle_forecast",
+    "run_group",
+]
+
+
+def default_start_dates(source: DailySource, days: int, *, split: str = "test") -> list[dt.date]:
+    """The first date of ``split`` (or of the data) with 2 input days and ``days`` truth days."""
+    have = set(source.dates)
+    splits = getattr(source, "splits", None)
+    candidates = sorted(have)
+    if splits is not None:
+        rng = splits.get(split)
+        in_split = [d for d in candidates if rng.contains(d)]
+        candidates = in_split or candidates
+    for d in candidates:
+        need = [d + dt.timedelta(days=k) for k in range(-2, days)]
+        if all(n in have for n in need):
+            return [d]
+    raise DataError(
+        f"{source.name}: no start date has the 2 initial days and {days} following days"
+    )
+
+
+def persistence_cube(
+    source: DailySource,
+    starts: Sequence[dt.date],
+    days: int,
+    *,
+    region: Region | None = None,
+) -> xr.Dataset:
+    """A persistence forecast (the day before each start held) as a forecast cube."""
+    need = sorted({s - dt.timedelta(days=1) for s in starts})
+    daily = source.daily(need)
+    first = daily[next(iter(daily.data_vars))]
+    ok = first.notnull().any([d for d in first.dims if d != "time"]).values
+    missing = [str(d) for d, good in zip(need, ok) if not good]
+    if missing:
+        raise DataError(f"{source.name}: no data for initial day(s) {', '.join(missing)}")
+    cube = persistence_forecast(daily, starts, days)
+    cube.attrs = provenance_attrs(
+        model="persistence",
+        description="Persistence: the day before each start date held for every lead day",
+        region=region.name if region is not None else None,
+        grid=str(source.grid.to_dict()),
+        initial_conditions=source.name,
+    )
+    return cube
+
+
+def run_group(
+    model: Any,
+    x_phys: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    ocean_mask: np.ndarray,
+    n_calls: int,
+    *,
+    provider: Any = None,
+    boundary_phys: np.ndarray | None = None,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Roll one depth-group network forward from two physical days.
+
+    Args:
+        model: The network, ``(B, 2, C, H, W) -> (B, 2, C, H, W)`` in normalised space.
+        x_phys: Initial days ``(2, C, H, W)`` in physical units, NaN on land.
+        mean, std: Normalisation per channel ``(C,)``.
+        ocean_mask: ``(C, H, W)`` bool.
+        n_calls: Model calls (2 days each).
+        provider: Boundary provider with ``apply(pred, boundary)`` (None: no forcing).
+        boundary_phys: ``(2 * n_calls, C, H, W)`` physical boundary data (needed with a provider).
+        device: Torch device.
+
+    Returns:
+        ``(2 * n_calls, C, H, W)`` float32 in physical units, NaN on land.
+    """
+    import torch
+
+    from glonet_regions.model.rollout import rollout
+
+    m = np.asarray(mean, dtype=np.float32)[:, None, None]
+    s = np.asarray(std, dtype=np.float32)[:, None, None]
+    mask = np.asarray(ocean_mask, dtype=bool)
+    norm = np.nan_to_num((x_phys.astype(np.float32) - m) / s, nan=0.0)
+    x0 = torch.from_numpy(norm[None]).to(device)
+    mask_t = torch.from_numpy(mask).to(device)
+    boundary_fn: Callable[[Any, int], Any] | None = None
+    if provider is not None and boundary_phys is not None:
+        bnorm = np.nan_to_num((boundary_phys.astype(np.float32) - m) / s, nan=0.0)
+        b_t = torch.from_numpy(bnorm).to(device)
+
+        def boundary_fn(pred: Any, call: int) -> Any:
+            return provider.apply(pred, b_t[None, 2 * call : 2 * call + 2].to(pred.dtype))
+
+    out = rollout(model, x0, n_calls, ocean_mask=mask_t, boundary=boundary_fn, grad=False)
+    phys = out[0].float().cpu().numpy() * s + m  # de-normalise first ...
+    phys[:, ~mask] = np.nan  # ... then put land back (broadcast over time)
+    return phys.astype(np.float32)
+
+
+def run_bundle_forecast(
+    bundle: Any,
+    store: StoreSource,
+    region: Region,
+    starts: Sequence[dt.date],
+    days: int,
+    *,
+    device: str = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> xr.Dataset:
+    """Forecast every depth group of the region from a store with a trained bundle."""
+    say = progress or (lambda _m: None)
+    if days < 1:
+        raise ValidationError(f"--days must be >= 1, got {days}")
+    grid = store.grid
+    if not bundle.grid.same_as(grid):
+        raise CheckpointIncompatibleError(
+            f"Checkpoint {bundle.path} was trained on {bundle.grid} but store {store.path} is "
+            f"on {grid}"
+        )
+    n_calls = math.ceil(days / 2)
+    levels = sorted(store._levels)
+    depth_of = {li: k for k, li in enumerate(levels)}
+    depths = [store._levels[li] for li in levels]
+    n_s = len(starts)
+    fields: dict[str, np.ndarray] = {}
+    filled: list[str] = []
+    trained: list[str] = []
+    has_boundary = store.reader.has_boundary
+    bcfg = dict(bundle.boundary or {})
+    provider = None
+    if has_boundary and bcfg.get("edges") and int(bcfg.get("width", 0)) > 0:
+        from glonet_regions.boundary.providers import make_boundary_provider
+
+        provider = make_boundary_provider(
+            str(bcfg.get("provider", region.open_boundaries.provider)),
+            bcfg["edges"],
+            int(bcfg["width"]),
+        )
+    for group in store.reader.group_names:
+        chans = store._channel_variables(group)
+        state = bundle.groups.get(group)
+        if state is not None and [tuple(c) for c in state.channels] != chans:
+            raise CheckpointIncompatibleError(
+                f"Checkpoint group {group!r} has channels {state.channels[:3]}... but the store "
+                f"has {chans[:3]}..."
+            )
+        model = bundle.build_model(group, device) if state is not None else None
+        (trained if state is not None else filled).append(group)
+        for si, start in enumerate(starts):
+            inputs = [start - dt.timedelta(days=2), start - dt.timedelta(days=1)]
+            x = store.group_days(group, inputs)
+            if not np.isfinite(x).any(axis=(1, 2, 3)).all():
+                raise DataError(
+                    f"Store {store.path} lacks initial day(s) {inputs[0]} / {inputs[1]} for "
+                    f"start {start}"
+                )
+            if model is None:
+                pred = np.repeat(x[-1:], days, axis=0)
+            else:
+                say(f"{group}: start {start}, {n_calls} call(s)")
+                bnd = None
+                if provider is not None:
+                    bdays = [start + dt.timedelta(days=k) for k in range(2 * n_calls)]
+                    bnd = store.group_days(group, bdays, boundary=True)
+                    if not np.isfinite(bnd).any(axis=(1, 2, 3)).all():
+                        raise DataError(
+                            f"Store {store.path} lacks boundary data for some of {bdays[0]}.."
+                            f"{bdays[-1]} (needed to force a {days}-day forecast)"
+                        )
+                pred = run_group(
+                    model,
+                    x,
+                    state.mean,
+                    state.std,
+                    state.ocean_mask,
+                    n_calls,
+                    provider=provider,
+                    boundary_phys=bnd,
+                    device=device,
+                )[:days]
+            for c, (var, li) in enumerate(chans):
+                if li is None:
+                    arr = fields.setdefault(
+                        var, np.full((n_s, days, *grid.shape), np.nan, np.float32)
+                    )
+                    arr[si] = pred[:, c]
+                else:
+                    arr = fields.setdefault(
+                        var, np.full((n_s, days, len(depths), *grid.shape), np.nan, np.float32)
+                    )
+                    arr[si, :, depth_of[li]] = pred[:, c]
+    attrs = provenance_attrs(
+        model="glonet-regions",
+        model_description=f"GLONET fine-tuned on {bundle.region_name} by glonet-regions",
+        checkpoint=str(bundle.path),
+        checkpoint_sha256=bundle.sha256,
+        region=region.name,
+        grid=str(grid.to_dict()),
+        boundary_source=(
+            f"{store.path} boundary arrays via {bcfg.get('provider')} (width {bcfg.get('width')})"
+            if provider is not None
+            else "none"
+        ),
+        initial_conditions=str(store.path),
+        source_store=str(store.path),
+        depth_groups_model=",".join(trained) or "none",
+        depth_groups_persistence=",".join(filled) or "none",
+    )
+    if filled:
+        attrs["comment"] = (
+            f"Depth group(s) {', '.join(filled)} are not in the checkpoint: their variables and "
+            "levels are PERSISTENCE (the day before the start held), not model output."
+        )
+    return build_cube(fields, first_days=starts, grid=grid, depths=depths, attrs=attrs)
+
+
+def snap_cube(cube: xr.Dataset, region: Region) -> xr.Dataset:
+    """Give a cube the exact coordinates of the region grid it lies on (float32 noise removed)."""
+    match = region.match_dataset_grid(cube, source="forecast")
+    sub = match.version.grid.isel(
+        slice(int(match.index.lat[0]), int(match.index.lat[-1]) + 1, match.stride[0] or 1),
+        slice(int(match.index.lon[0]), int(match.index.lon[-1]) + 1, match.stride[1] or 1),
+    )
+    return snap_to_grid(cube, sub, source="forecast")

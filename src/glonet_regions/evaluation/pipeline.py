@@ -1,0 +1,283 @@
+"""The evaluation run: align a forecast with truth, build baselines and diagnostics, score.
+
+:func:`evaluate_forecast` is what ``glonet-regions evaluate`` calls; it returns the scores and
+the error maps, and :mod:`glonet_regions.evaluation.report` writes them out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from glonet_regions.core.errors import DataError
+from glonet_regions.core.grid import Grid
+from glonet_regions.core.region import Region, SubRegion
+from glonet_regions.evaluation.align import daily_to_cube, depth_indices, snap_to_grid
+from glonet_regions.evaluation.baselines import (
+    climatology_forecast,
+    persistence_forecast,
+    reference_forecast,
+)
+from glonet_regions.evaluation.climatology import doy_climatology
+from glonet_regions.evaluation.diagnostics import BUILTIN_DIAGNOSTICS, DiagnosticFn
+from glonet_regions.evaluation.metrics import mse_map
+from glonet_regions.evaluation.scoring import (
+    BUILTIN_METRICS,
+    OCEANBENCH_DEPTHS,
+    MetricSpec,
+    region_zones,
+    score_models,
+)
+from glonet_regions.evaluation.sources import DailySource
+from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, validate_cube
+
+__all__ = ["EvaluationResult", "evaluate_forecast", "registry_metrics", "registry_extras"]
+
+
+@dataclass
+class EvaluationResult:
+    """Scores plus what the report draws.
+
+    Attributes:
+        scores: One row per model, variable, depth, lead day, metric, convention, sub-region.
+        maps: ``variable -> (lead_day, latitude, longitude)`` RMSE over start dates of the
+            forecast at its shallowest scored level.
+        forecast_name: Name of the model under evaluation.
+        notes: What was skipped and why (no climatology, a diagnostic lacking inputs...).
+        meta: Region, grid, start dates, truth source.
+    """
+
+    scores: pd.DataFrame
+    maps: dict[str, xr.DataArray]
+    forecast_name: str
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def registry_metrics() -> dict[str, MetricSpec]:
+    """Metrics registered through ``register_metrics`` (the built-ins if the registry fails)."""
+    try:
+        from glonet_regions.registry.facade import get_registry
+
+        table = get_registry().components("metric")
+    except Exception:
+        return dict(BUILTIN_METRICS)
+    out: dict[str, MetricSpec] = {}
+    for name, comp in table.items():
+        fn = comp.load()
+        convention = str(comp.options.get("convention", "custom"))
+        needs = "climatology" in inspect.signature(fn).parameters
+        out[name] = MetricSpec(name, fn, convention, needs)
+    return out or dict(BUILTIN_METRICS)
+
+
+def registry_extras(region: Region) -> tuple[list[SubRegion], list[tuple[str, DiagnosticFn]]]:
+    """Sub-regions and diagnostics added by ``register_evaluation`` plugins for ``region``."""
+    from glonet_regions.registry.facade import get_registry
+
+    return get_registry().evaluation_extras(region)
+
+
+def _dates(cube: xr.Dataset) -> list[dt.date]:
+    return [dt.date.fromisoformat(str(d)[:10]) for d in cube[FIRST_DAY].values]
+
+
+def _restrict_levels(ds: xr.Dataset, depths: Sequence[float] | None) -> xr.Dataset:
+    """Keep the levels down to the deepest scored depth (diagnostics need the ones between)."""
+    if depths is None or "depth" not in ds.dims:
+        return ds
+    limit = max(depths) * 1.05 + 1.0
+    return ds.sel(depth=ds["depth"].values[ds["depth"].values <= limit])
+
+
+def _with_diagnostics(
+    cube: xr.Dataset, diagnostics: Mapping[str, DiagnosticFn], n_levels: int | None
+) -> xr.Dataset:
+    out = cube
+    for name, fn in diagnostics.items():
+        if name == "mld" and (n_levels is None or cube.sizes.get("depth", 0) != n_levels):
+            continue  # MLD only where the model has the truth's levels (same vertical sampling)
+        derived = fn(cube)
+        if not isinstance(derived, xr.Dataset):
+            raise DataError(f"Diagnostic {name!r} returned {type(derived).__name__}, not a Dataset")
+        for var in derived.data_vars:
+            out = out.assign({str(var): derived[var]})
+    return out
+
+
+def evaluate_forecast(
+    region: Region,
+    forecast: xr.Dataset,
+    truth: DailySource,
+    *,
+    references: Mapping[str, xr.Dataset] | None = None,
+    global_model: xr.Dataset | None = None,
+    lead_days: Sequence[int] | None = None,
+    depths: Sequence[float] | None = OCEANBENCH_DEPTHS,
+    subregions: Sequence[SubRegion] | None = None,
+    diagnostics: Mapping[str, DiagnosticFn] | None = None,
+    metrics: Mapping[str, MetricSpec] | None = None,
+    climatology_window: int = 31,
+    map_lead_days: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationResult:
+    """Score a forecast cube and its baselines against truth.
+
+    Args:
+        region: The region (its evaluation box, open boundaries and sub-regions are used).
+        forecast: The forecast cube (OceanBench challenger layout).
+        truth: Daily truth; it must cover the day before each start and every valid day.
+        references: Extra reference forecasts (cube or daily fields on the region grid).
+        global_model: A global model's daily fields (any regular grid; regridded).
+        lead_days: 1-based lead days to score (default all).
+        depths: Depths to score (default OceanBench's).
+        subregions: Sub-regions to score over (default: the region's own).
+        diagnostics: Diagnostics (default: mixed-layer depth and geostrophic currents).
+        metrics: Metric table (default: the registry's, else the built-ins).
+        climatology_window: Smoothing window of the day-of-year climatology (days).
+        map_lead_days: Lead days of the error maps (default: first, middle, last scored).
+        progress: Called with a short message at each stage.
+    """
+    say = progress or (lambda _msg: None)
+    notes: list[str] = []
+    fc = validate_cube(forecast, source="forecast")
+    name = str(fc.attrs.get("model", "forecast"))
+    grid = _region_subgrid(region, Grid.from_dataset(fc, source="forecast"))
+    fc = snap_to_grid(fc, grid, source="forecast")
+    fc = _restrict_levels(fc, depths)
+    starts = _dates(fc)
+    n_lead = int(fc.sizes[LEAD])
+    days = sorted({s + dt.timedelta(days=k) for s in starts for k in range(-1, n_lead)})
+    fc_depths = [float(d) for d in fc["depth"].values] if "depth" in fc.dims else None
+    say(f"reading truth for {len(days)} day(s) from {truth.name}")
+    daily = snap_to_grid(truth.daily(days, depths=fc_depths), grid, source=truth.name)
+    truth_cube = daily_to_cube(daily, starts, n_lead, source=truth.name, allow_missing=True)
+    first_var = daily[next(iter(daily.data_vars))]
+    finite = first_var.notnull().any([d for d in first_var.dims if d != "time"]).values
+    missing_truth = [str(d) for d, ok in zip(days, finite) if not ok]
+    if missing_truth:
+        raise DataError(f"Truth {truth.name} has no data for day(s) {', '.join(missing_truth[:5])}")
+    if fc_depths is not None and "depth" in truth_cube.dims:
+        idx = depth_indices(truth_cube["depth"].values, fc_depths)
+        truth_cube = truth_cube.isel(depth=[idx[d] for d in fc_depths if d in idx])
+    models: dict[str, xr.Dataset] = {name: fc}
+    if name != "persistence":
+        say("persistence baseline")
+        models["persistence"] = persistence_forecast(daily, starts, n_lead)
+    clim_cube = None
+    train = truth.train_days()
+    if train:
+        say(f"day-of-year climatology from {len(train)} training day(s)")
+        score_depths = list(depths) if depths is not None else fc_depths
+        clim_daily = snap_to_grid(truth.daily(train, depths=score_depths), grid, source=truth.name)
+        clim = doy_climatology(clim_daily, window=climatology_window)
+        clim_cube = climatology_forecast(clim, starts, n_lead)
+        models["climatology"] = clim_cube
+        if not any(bool(clim_cube[v].notnull().any()) for v in clim_cube.data_vars):
+            notes.append(
+                "The training split covers none of the forecast's days of year (within the "
+                f"{climatology_window}-day window): climatology and ACC are NaN."
+            )
+    else:
+        notes.append(
+            "No training-split days in the truth source: no climatology baseline and no ACC."
+        )
+    if global_model is not None:
+        say("global model regridded to the region")
+        models["global model"] = reference_forecast(
+            global_model, grid, starts, n_lead, name="global model", regrid=True
+        )
+    for ref_name, ref in (references or {}).items():
+        models[ref_name] = reference_forecast(ref, grid, starts, n_lead, name=ref_name)
+    extra_sub: list[SubRegion] = []
+    extra_diag: list[tuple[str, DiagnosticFn]] = []
+    try:
+        extra_sub, extra_diag = registry_extras(region)
+    except Exception as exc:
+        notes.append(f"Evaluation plugins could not be queried: {exc}")
+    subs = list(region.subregions if subregions is None else subregions) + extra_sub
+    diag = dict(BUILTIN_DIAGNOSTICS if diagnostics is None else diagnostics)
+    diag.update(dict(extra_diag))
+    zones = region_zones(region, grid, subs)
+    n_levels = truth_cube.sizes.get("depth")
+    say("diagnostics")
+    truth_cube = _with_diagnostics(truth_cube, diag, n_levels)
+    models = {k: _with_diagnostics(v, diag, n_levels) for k, v in models.items()}
+    say(f"scoring {len(models)} model(s) over {len(zones)} zone(s)")
+    table = registry_metrics() if metrics is None else dict(metrics)
+    scores = score_models(
+        models,
+        truth_cube,
+        grid=grid,
+        zones=zones,
+        climatology=clim_cube,
+        lead_days=lead_days,
+        depths=depths,
+        metrics=table,
+    )
+    scored_leads = sorted(scores["lead_day"].unique()) if len(scores) else []
+    if map_lead_days is None and scored_leads:
+        picks = {scored_leads[0], scored_leads[len(scored_leads) // 2], scored_leads[-1]}
+        map_lead_days = sorted(int(x) for x in picks)
+    maps = _error_maps(fc, truth_cube, map_lead_days or [])
+    return EvaluationResult(
+        scores=scores,
+        maps=maps,
+        forecast_name=name,
+        notes=notes,
+        meta={
+            "region": region.name,
+            "grid": grid.to_dict(),
+            "start_dates": [d.isoformat() for d in starts],
+            "n_lead_days": n_lead,
+            "truth": truth.name,
+            "models": list(models),
+            "zones": [z.name for z in zones],
+        },
+    )
+
+
+def _region_subgrid(region: Region, grid: Grid) -> Grid:
+    """``grid`` with the exact node values of the region grid it lies on (if any)."""
+    from glonet_regions.core.errors import GridMismatchError
+
+    try:
+        match = region.match_grid(grid.lat, grid.lon)
+    except GridMismatchError:
+        return grid
+    full = match.version.grid
+    lat = full.lat[match.index.lat]
+    lon = full.lon[match.index.lon]
+    try:
+        return Grid(lat=lat, lon=lon)
+    except Exception:
+        return grid
+
+
+def _error_maps(
+    fc: xr.Dataset, truth: xr.Dataset, lead_days: Sequence[int]
+) -> dict[str, xr.DataArray]:
+    out: dict[str, xr.DataArray] = {}
+    idx = [d - 1 for d in lead_days if 1 <= d <= fc.sizes[LEAD]]
+    if not idx:
+        return out
+    for var in fc.data_vars:
+        if var not in truth:
+            continue
+        f = fc[var].isel({LEAD: idx})
+        t = truth[var].isel({LEAD: idx})
+        if "depth" in f.dims:
+            f = f.isel(depth=0)
+            t = t.isel(depth=0)
+        rmse_map = mse_map(f.load(), t.load()) ** 0.5
+        rmse_map = rmse_map.assign_coords({LEAD: np.asarray(idx) + 1}).rename({LEAD: "lead_day"})
+        rmse_map.attrs = {"units": fc[var].attrs.get("units", ""), "variable": str(var)}
+        out[str(var)] = rmse_map
+    return out
