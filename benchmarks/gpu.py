@@ -1,0 +1,611 @@
+#!/usr/bin/env python
+"""GPU benchmark of the GLONET networks on the full ibi36 grid: eager baseline vs fast paths.
+
+Run on a CUDA machine from the repository root::
+
+    PYTHONPATH=src python benchmarks/gpu.py [--out DIR] [--budget-s 540]
+
+One run measures, on the card it finds:
+
+* the bf16 matmul peak (8192^3 random bf16, median) and device-to-device copy bandwidth;
+* per model (surface C=5, 40-channel C=40): forward time, peak memory, achieved TFLOP/s and
+  relative L2 error of each forward against a float32 eager forward (TF32 off) on fresh random
+  inputs; the forward replayed from a CUDA graph;
+* a training step (AdamW, bf16 autocast, MSE): eager baseline (all blocks checkpointed) and the
+  fast path with several checkpointing choices, time, peak memory and TFLOP/s;
+* the 10-day forecast of all three depth groups (5 autoregressive calls each): compute only,
+  and the host-to-device / device-to-host copies separately;
+* a short torch.profiler summary (top kernels by CUDA time) and the bytes the eager forward's
+  operators read and write (the memory-traffic floor at the measured copy bandwidth).
+
+FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode``: matrix products and
+convolutions (forward and backward), not FFTs, normalisations or pointwise work.
+
+It prints a markdown table last and writes ``results.json``, ``table.md`` and logs under
+``--out`` (default ``$OUT`` or ``benchmarks/out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+from glonet_regions.model.fast import (
+    ForecastRunner,
+    forecast_groups,
+    optimise_model,
+    set_checkpoint_branches,
+)
+from glonet_regions.model.network import Glonet, build_glonet
+from glonet_regions.model.rollout import rollout
+
+GRID = (1081, 865)  # ibi36 (lat x lon); the network pads to 1088 x 880
+GROUPS = {"surface": 5, "intermediate": 40, "deep": 40}
+GIB = 1024**3
+T0 = time.time()
+RESULTS: dict[str, Any] = {"grid": list(GRID), "sections": {}}
+LOG_LINES: list[str] = []
+ARGS: argparse.Namespace
+
+
+def log(*parts: object) -> None:
+    line = f"[{time.time() - T0:7.1f}s] " + " ".join(str(p) for p in parts)
+    print(line, flush=True)
+    LOG_LINES.append(line)
+
+
+def left() -> float:
+    return float(ARGS.budget_s) - (time.time() - T0)
+
+
+def save() -> None:
+    out = Path(ARGS.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(RESULTS, indent=2, default=str))
+    (out / "log.txt").write_text("\n".join(LOG_LINES) + "\n")
+
+
+def sync() -> None:
+    torch.cuda.synchronize()
+
+
+def timed(fn: Callable[[], object], reps: int, warmup: int = 1) -> tuple[float, list[float]]:
+    """Median seconds of ``fn`` (CUDA events around each call)."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times), times
+
+
+@contextlib.contextmanager
+def peak_memory(record: dict[str, Any], key: str = "peak_gib") -> Iterator[None]:
+    sync()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    try:
+        yield
+    finally:
+        sync()
+        record[key] = torch.cuda.max_memory_allocated() / GIB
+        record["resident_before_gib"] = base / GIB
+
+
+def free() -> None:
+    gc.collect()
+    torch.cuda.empty_cache()
+
+
+def rel_l2(y: Tensor, ref: Tensor) -> float:
+    y64, r64 = y.double(), ref.double()
+    if not torch.isfinite(y64).all():
+        return float("nan")
+    return float((y64 - r64).norm() / r64.norm())
+
+
+def env_info() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "python": sys.version.split()[0],
+        "card": torch.cuda.get_device_name(),
+        "sm_count": torch.cuda.get_device_properties(0).multi_processor_count,
+        "memory_gib": torch.cuda.get_device_properties(0).total_memory / GIB,
+    }
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total,clocks.max.sm",
+             "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        info["nvidia_smi"] = smi.stdout.strip()
+        info["driver"] = smi.stdout.split(",")[1].strip() if "," in smi.stdout else "?"
+    except (OSError, subprocess.SubprocessError) as exc:
+        info["nvidia_smi"] = f"unavailable: {exc}"
+        info["driver"] = "?"
+    return info
+
+
+def ceilings() -> dict[str, float]:
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    med, _ = timed(lambda: a @ b, reps=30, warmup=5)
+    peak = 2 * 8192**3 / med / 1e12
+    src = torch.randn(512 * 1024**2, device="cuda")  # 2 GiB
+    dst = torch.empty_like(src)
+    cmed, _ = timed(lambda: dst.copy_(src), reps=20, warmup=3)
+    bw = 2 * src.numel() * 4 / cmed / 1e9
+    free()
+    return {"matmul_bf16_tflops": peak, "copy_gbps": bw}
+
+
+class ByteCounter(TorchDispatchMode):
+    """Sums the bytes of every tensor each aten op reads and writes (no cache reuse assumed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func._overloadpacket in (torch.ops.aten.view, torch.ops.aten._unsafe_view):
+            return out
+        seen: set[int] = set()
+
+        def add(t: object) -> None:
+            if isinstance(t, Tensor) and t.device.type == "cuda" and id(t) not in seen:
+                seen.add(id(t))
+                self.bytes += t.numel() * t.element_size()
+
+        flat = list(args) + list((kwargs or {}).values())
+        flat += list(out) if isinstance(out, (list, tuple)) else [out]
+        for a in flat:
+            for item in a if isinstance(a, (list, tuple)) else [a]:
+                add(item)
+        return out
+
+
+def autocast() -> contextlib.AbstractContextManager[None]:
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def fp32_reference(model: nn.Module, x: Tensor) -> Tensor:
+    prev = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            return model(x).float()
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = prev
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+
+def inference_section(c: int, peak_tflops: float) -> dict[str, Any]:
+    sec: dict[str, Any] = {}
+    torch.manual_seed(c)
+    model = build_glonet(c, "full", GRID).cuda().eval()
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+    ref = fp32_reference(model, x)
+    log(f"C={c}: fp32 reference done")
+
+    flops = FlopCounterMode(display=False)
+    with torch.no_grad(), autocast(), flops:
+        model(x)
+    sec["forward_flops"] = flops.get_total_flops()
+
+    def eager() -> Tensor:
+        with torch.no_grad(), autocast():
+            return model(x)
+
+    base: dict[str, Any] = {}
+    with peak_memory(base):
+        base["time_s"], base["times"] = timed(eager, reps=3)
+    base["rel_l2_vs_fp32"] = rel_l2(eager(), ref)
+    sec["eager"] = base
+    log(f"C={c}: eager forward {base['time_s']:.3f}s peak {base['peak_gib']:.1f} GiB")
+
+    if c == 40 and left() > 200:  # bytes the eager forward's operators move
+        counter = ByteCounter()
+        with torch.no_grad(), autocast(), counter:
+            model(x)
+        sec["eager_forward_bytes"] = counter.bytes
+
+    fast_model = optimise_model(copy.deepcopy(model), device="cuda", mode="fast", training=False)
+
+    def fast() -> Tensor:
+        with torch.no_grad(), autocast():
+            return fast_model(x)
+
+    fast_rec: dict[str, Any] = {}
+    t = time.time()
+    fast()
+    sync()
+    fast_rec["first_call_s"] = time.time() - t  # includes lazy compilation (or cache load)
+    with peak_memory(fast_rec):
+        fast_rec["time_s"], fast_rec["times"] = timed(fast, reps=3)
+    fast_rec["rel_l2_vs_fp32"] = rel_l2(fast(), ref)
+    sec["fast"] = fast_rec
+    log(f"C={c}: fast forward {fast_rec['time_s']:.3f}s first {fast_rec['first_call_s']:.1f}s")
+
+    runner = ForecastRunner(fast_model, n_calls=1)
+    graph_rec: dict[str, Any] = {}
+    with peak_memory(graph_rec):
+        runner.capture(x)
+        graph_rec["time_s"], graph_rec["times"] = timed(lambda: runner(x), reps=5)
+    x2 = torch.randn_like(x)  # fresh input through the same graph
+    ref2 = fp32_reference(model, x2)
+    graph_rec["rel_l2_vs_fp32"] = rel_l2(runner(x2)[:, :2], ref2)
+    sec["fast_graph"] = graph_rec
+    log(f"C={c}: graph forward {graph_rec['time_s']:.3f}s")
+    for rec in (base, fast_rec, graph_rec):
+        rec["tflops"] = sec["forward_flops"] / rec["time_s"] / 1e12
+        rec["pct_peak"] = 100 * rec["tflops"] / peak_tflops
+    free()
+    return sec
+
+
+def train_step_fn(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor):
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            pred = model(x)
+        loss = F.mse_loss(pred.float(), y)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def training_section(c: int, peak_tflops: float, fwd_flops: float) -> dict[str, Any]:
+    sec: dict[str, Any] = {}
+    torch.manual_seed(100 + c)
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+    y = torch.randn(1, 2, c, *GRID, device="cuda")
+    model = build_glonet(c, "full", GRID, checkpoint_blocks=True).cuda().train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    base: dict[str, Any] = {"checkpoint": "all"}
+    with peak_memory(base):
+        base["time_s"], base["times"] = timed(train_step_fn(model, opt, x, y), reps=2)
+    sec["eager_ckpt_all"] = base
+    log(f"C={c}: eager train (ckpt) {base['time_s']:.3f}s peak {base['peak_gib']:.1f} GiB")
+
+    big_card = torch.cuda.get_device_properties(0).total_memory > 100 * GIB
+    if ARGS.eager_no_ckpt and c == 5 and big_card and left() > 300:
+        model.set_checkpoint_blocks(False)
+        rec: dict[str, Any] = {"checkpoint": "none"}
+        try:
+            with peak_memory(rec):
+                rec["time_s"], rec["times"] = timed(train_step_fn(model, opt, x, y), reps=2)
+        except torch.OutOfMemoryError as exc:
+            rec["error"] = f"OOM: {str(exc)[:120]}"
+        sec["eager_ckpt_none"] = rec
+        free()
+
+    del opt
+    optimise_model(model, device="cuda", mode="fast", training=True)
+    policies = [("space", "dynamics"), ("space",)] if c == 5 else [("space", "dynamics")]
+    for policy in policies:
+        if left() < 120:
+            log(f"C={c}: skipping train policy {policy}: time budget")
+            break
+        name = "fast_ckpt_" + ("+".join(policy) or "none")
+        rec = {"checkpoint": "+".join(policy) or "none"}
+        assert isinstance(model, Glonet)
+        set_checkpoint_branches(model, policy)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+        step = train_step_fn(model, opt, x, y)
+        try:
+            t = time.time()
+            step()
+            sync()
+            rec["first_step_s"] = time.time() - t
+            with peak_memory(rec):
+                rec["time_s"], rec["times"] = timed(step, reps=2)
+        except torch.OutOfMemoryError as exc:
+            rec["error"] = f"OOM: {str(exc)[:160]}"
+        sec[name] = rec
+        log(f"C={c}: {name}: {rec}")
+        del opt, step
+        free()
+    # FLOPs of a step: matmul/conv forward + backward, counted without recomputation.
+    set_checkpoint_branches(model, ())
+    sec["train_flops_model"] = 3 * fwd_flops
+    try:
+        for p in model.parameters():
+            p.grad = None
+        small_flops = FlopCounterMode(display=False)
+        set_checkpoint_branches(model, ("space", "dynamics", "jump"))
+        with small_flops:
+            with autocast():
+                pred = model(x)
+            F.mse_loss(pred.float(), y).backward()
+        sec["train_flops_counted_with_recompute"] = small_flops.get_total_flops()
+    except torch.OutOfMemoryError:
+        pass
+    for _key, rec in sec.items():
+        if isinstance(rec, dict) and "time_s" in rec:
+            rec["tflops"] = sec["train_flops_model"] / rec["time_s"] / 1e12
+            rec["pct_peak"] = 100 * rec["tflops"] / peak_tflops
+    del model
+    free()
+    return sec
+
+
+def forecast_section() -> dict[str, Any]:
+    sec: dict[str, Any] = {}
+    torch.manual_seed(7)
+    models = {g: build_glonet(c, "full", GRID).cuda().eval() for g, c in GROUPS.items()}
+    mask = torch.rand(*GRID, device="cuda") > 0.3  # ~70% ocean
+    host_in = {g: torch.randn(1, 2, c, *GRID).pin_memory() for g, c in GROUPS.items()}
+    dev_in = {g: t.cuda() for g, t in host_in.items()}
+
+    # Copies alone (pinned memory).
+    out_shapes = {g: (1, 10, c, *GRID) for g, c in GROUPS.items()}
+    host_out = {g: torch.empty(s).pin_memory() for g, s in out_shapes.items()}
+    dev_out = {g: torch.empty(s, device="cuda") for g, s in out_shapes.items()}
+    sec["h2d_s"], _ = timed(lambda: [dev_in[g].copy_(host_in[g]) for g in GROUPS], reps=3)
+    sec["d2h_s"], _ = timed(lambda: [host_out[g].copy_(dev_out[g]) for g in GROUPS], reps=3)
+
+    def eager_all() -> None:
+        for g, m in models.items():
+            with autocast():
+                rollout(m, dev_in[g], 5, ocean_mask=mask, grad=False)
+
+    with torch.no_grad(), autocast():  # warm-up: one call per group
+        for g, m in models.items():
+            m(dev_in[g])
+    base: dict[str, Any] = {}
+    with peak_memory(base):
+        base["time_s"], base["times"] = timed(eager_all, reps=1, warmup=0)
+    sec["eager"] = base
+    log(f"forecast eager {base['time_s']:.2f}s")
+    free()
+
+    runners = {}
+    t = time.time()
+    for g, m in models.items():
+        optimise_model(m, device="cuda", mode="fast", training=False)
+        runners[g] = ForecastRunner(m, n_calls=5, ocean_mask=mask)
+    fast_seq: dict[str, Any] = {}
+    with peak_memory(fast_seq):
+        for g, r in runners.items():
+            r.capture(dev_in[g])
+        sec["capture_s"] = time.time() - t
+        log(f"forecast capture {sec['capture_s']:.1f}s")
+        fast_seq["time_s"], fast_seq["times"] = timed(
+            lambda: forecast_groups(runners, dev_in, concurrent=False), reps=1, warmup=0
+        )
+    sec["fast_sequential"] = fast_seq
+    conc: dict[str, Any] = {}
+    with peak_memory(conc):
+        conc["time_s"], conc["times"] = timed(
+            lambda: forecast_groups(runners, dev_in, concurrent=True), reps=2, warmup=0
+        )
+    sec["fast_concurrent"] = conc
+    e2e: dict[str, Any] = {}
+    e2e["time_s"], e2e["times"] = timed(
+        lambda: forecast_groups(runners, host_in, concurrent=True, host_outputs=host_out),
+        reps=1,
+        warmup=0,
+    )
+    sec["fast_concurrent_with_copies"] = e2e
+    log(
+        f"forecast fast seq {fast_seq['time_s']:.2f}s conc {conc['time_s']:.2f}s "
+        f"e2e {e2e['time_s']:.2f}s"
+    )
+    # Consistency: graph forecast vs eager bf16 rollout on the same input.
+    with torch.no_grad():
+        ref = ForecastRunner(models["surface"], n_calls=5, ocean_mask=mask, use_graph=False)
+        sec["graph_vs_nograph_rel_l2_surface"] = rel_l2(
+            runners["surface"](dev_in["surface"]).clone(), ref(dev_in["surface"])
+        )
+    free()
+    return sec
+
+
+def profile_section() -> dict[str, Any]:
+    from torch.profiler import ProfilerActivity, profile
+
+    sec: dict[str, Any] = {}
+    torch.manual_seed(3)
+    model = build_glonet(40, "full", GRID).cuda().eval()
+    x = torch.randn(1, 2, 40, *GRID, device="cuda")
+    out_dir = Path(ARGS.out)
+    for label in ("eager", "fast"):
+        if label == "fast":
+            optimise_model(model, device="cuda", mode="fast", training=False)
+        with torch.no_grad(), autocast():
+            model(x)
+        sync()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            with torch.no_grad(), autocast():
+                model(x)
+            sync()
+        table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=25)
+        (out_dir / f"profile_{label}_c40.txt").write_text(table)
+        rows = []
+        for evt in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:12]:
+            rows.append((evt.key[:90], evt.device_time_total / 1e3, evt.count))
+        sec[label] = rows
+        log(f"profile {label}:")
+        for r in rows[:10]:
+            log(f"   {r[1]:9.1f} ms  x{r[2]:<5} {r[0]}")
+    del model
+    free()
+    return sec
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def fmt(v: Any, spec: str = ".3f") -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    return format(v, spec)
+
+
+def table() -> str:
+    r = RESULTS
+    s = r["sections"]
+    env = r.get("env", {})
+    ceil = r.get("ceilings", {})
+    lines = [
+        f"Card: {env.get('card')} | driver {env.get('driver')} | torch {env.get('torch')} | "
+        f"CUDA {env.get('cuda')} | cuDNN {env.get('cudnn')}",
+        f"Measured ceilings: bf16 matmul {fmt(ceil.get('matmul_bf16_tflops'), '.0f')} "
+        f"TFLOP/s, copy {fmt(ceil.get('copy_gbps'), '.0f')} GB/s. Grid {GRID[0]}x{GRID[1]} "
+        "(padded 1088x880), batch 1, bf16 autocast. FLOPs: FlopCounterMode (matmul+conv, no FFT).",
+        "",
+        "| what | C | eager baseline | optimised | ratio (base/opt) | peak GiB base -> opt | "
+        "TFLOP/s (% peak) opt | rel L2 vs fp32 base / opt |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in (5, 40):
+        inf = s.get(f"inference_c{c}")
+        if inf and "eager" in inf:
+            b = inf["eager"]
+            for key, label in (("fast", "forward (fast)"), ("fast_graph", "forward (fast+graph)")):
+                o = inf.get(key)
+                if not o:
+                    continue
+                lines.append(
+                    f"| {label} | {c} | {fmt(b['time_s'])} s | {fmt(o['time_s'])} s | "
+                    f"{fmt(b['time_s'] / o['time_s'], '.2f')}x | {fmt(b['peak_gib'], '.1f')} -> "
+                    f"{fmt(o['peak_gib'], '.1f')} | {fmt(o['tflops'], '.0f')} "
+                    f"({fmt(o['pct_peak'], '.1f')}%) | "
+                    f"{fmt(b['rel_l2_vs_fp32'], '.1e')} / {fmt(o['rel_l2_vs_fp32'], '.1e')} |"
+                )
+        tr = s.get(f"training_c{c}")
+        if tr and "eager_ckpt_all" in tr:
+            b = tr["eager_ckpt_all"]
+            for key, o in tr.items():
+                if not key.startswith("fast_ckpt") or not isinstance(o, dict):
+                    continue
+                if "time_s" not in o:
+                    lines.append(
+                        f"| train step {key} | {c} | {fmt(b['time_s'])} s | "
+                        f"{o.get('error', 'n/a')[:40]} | | | | |"
+                    )
+                    continue
+                lines.append(
+                    f"| train step ({key.removeprefix('fast_')}) | {c} | {fmt(b['time_s'])} s | "
+                    f"{fmt(o['time_s'])} s | {fmt(b['time_s'] / o['time_s'], '.2f')}x | "
+                    f"{fmt(b['peak_gib'], '.1f')} -> {fmt(o['peak_gib'], '.1f')} | "
+                    f"{fmt(o['tflops'], '.0f')} ({fmt(o['pct_peak'], '.1f')}%) | |"
+                )
+            nock = tr.get("eager_ckpt_none")
+            if nock:
+                lines.append(
+                    f"| train step eager, no ckpt | {c} | {fmt(nock.get('time_s'))} s | | | "
+                    f"{fmt(nock.get('peak_gib'), '.1f')} | | {nock.get('error', '')[:40]} |"
+                )
+    fc = s.get("forecast")
+    if fc and "eager" in fc:
+        b = fc["eager"]["time_s"]
+        for key, label in (
+            ("fast_sequential", "10-day forecast, 3 groups (graphs, sequential)"),
+            ("fast_concurrent", "10-day forecast, 3 groups (graphs, 3 streams)"),
+            ("fast_concurrent_with_copies", "same + pinned H2D/D2H copies"),
+        ):
+            o = fc.get(key)
+            if o:
+                lines.append(
+                    f"| {label} | 5/40/40 | {fmt(b, '.2f')} s | {fmt(o['time_s'], '.3f')} s | "
+                    f"{fmt(b / o['time_s'], '.1f')}x | "
+                    f"{fmt(fc['eager'].get('peak_gib'), '.1f')} -> "
+                    f"{fmt(o.get('peak_gib'), '.1f')} | | |"
+                )
+        lines.append(
+            f"\nCopies alone (pinned): inputs H2D {fmt(fc.get('h2d_s'), '.3f')} s, "
+            f"outputs D2H {fmt(fc.get('d2h_s'), '.3f')} s; graph capture of 3 groups "
+            f"{fmt(fc.get('capture_s'), '.1f')} s (once per process)."
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=os.environ.get("OUT", "benchmarks/out"))
+    parser.add_argument("--budget-s", type=float, default=540.0)
+    parser.add_argument(
+        "--eager-no-ckpt", action="store_true", help="also time eager training unchecked"
+    )
+    parser.add_argument("--skip", default="", help="comma list of sections to skip")
+    ARGS = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("benchmarks/gpu.py needs a CUDA device", file=sys.stderr)
+        return 2
+    skip = set(filter(None, ARGS.skip.split(",")))
+    RESULTS["env"] = env_info()
+    log("env", RESULTS["env"])
+    RESULTS["ceilings"] = ceilings()
+    log("ceilings", RESULTS["ceilings"])
+    peak = RESULTS["ceilings"]["matmul_bf16_tflops"]
+    save()
+    plan: list[tuple[str, float, Callable[[], dict[str, Any]]]] = [
+        ("inference_c40", 90, lambda: inference_section(40, peak)),
+        ("inference_c5", 40, lambda: inference_section(5, peak)),
+        ("profile", 40, profile_section),
+        ("forecast", 90, forecast_section),
+        ("training_c5", 120, lambda: training_section(
+            5, peak, RESULTS["sections"]["inference_c5"]["forward_flops"])),
+        ("training_c40", 60, lambda: training_section(
+            40, peak, RESULTS["sections"]["inference_c40"]["forward_flops"])),
+    ]  # fmt: skip
+    for name, need, fn in plan:
+        if name in skip:
+            continue
+        if left() < need:
+            log(f"SKIP {name}: {left():.0f}s left < {need}s")
+            RESULTS["sections"][name] = {"skipped": "time budget"}
+            continue
+        try:
+            RESULTS["sections"][name] = fn()
+        except Exception as exc:  # keep going: report what failed
+            log(f"FAILED {name}: {exc!r}")
+            RESULTS["sections"][name] = {"error": repr(exc), "trace": traceback.format_exc()}
+        free()
+        save()
+    md = table()
+    Path(ARGS.out, "table.md").write_text(md + "\n")
+    save()
+    print("\n" + md, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

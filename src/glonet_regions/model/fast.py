@@ -1,0 +1,438 @@
+"""Fast execution paths of the GLONET network: what the engine and the forecast command use.
+
+Two entry points:
+
+* :func:`optimise_model` prepares a network for training or inference on a device. ``"eager"``
+  leaves it as built; ``"fast"`` (the ``"auto"`` choice on CUDA) turns on cuDNN autotuning,
+  stores convolution weights channels-last and swaps the GroupNorm+LeakyReLU chains, the
+  Inception branch sums and the FourierNetBlock MLP halves for fused functions
+  (:mod:`glonet_regions.model.fast_kernels`, compiled lazily with ``torch.compile`` on CUDA).
+  The state dict (names, shapes, values) is unchanged, so checkpoints and the published weights
+  load the same. In training it also picks which branches recompute their activations.
+* :class:`ForecastRunner` runs the autoregressive rollout of one depth group under bf16 autocast,
+  captured once in a CUDA graph and replayed; :func:`forecast_groups` runs several groups, each
+  on its own CUDA stream, with inputs and outputs copied through pinned host memory.
+
+Both fall back to plain eager PyTorch on the CPU, so tests and CPU runs take the same code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glonet_regions.model.blocks import (
+    AdativeFourierNeuralOperator,
+    BasicConv2d,
+    FourierNetBlock,
+    GroupConv2d,
+    Inception,
+)
+from glonet_regions.model.fast_kernels import compiled, gn_lrelu, mlp_residual
+from glonet_regions.model.network import Glonet
+from glonet_regions.model.rollout import BoundaryFn, rollout
+
+__all__ = [
+    "CHECKPOINT_BRANCHES",
+    "DEFAULT_TRAIN_CHECKPOINT",
+    "ExecMode",
+    "ForecastRunner",
+    "forecast_groups",
+    "optimise_model",
+    "resolve_mode",
+    "set_checkpoint_branches",
+]
+
+ExecMode = Literal["auto", "eager", "fast"]
+FusedImpl = Literal["eager", "compiled"]
+
+CHECKPOINT_BRANCHES: tuple[str, ...] = ("space", "dynamics", "jump")
+"""Branches whose blocks can recompute activations in backward (AFNO blocks, Inception stacks)."""
+
+DEFAULT_TRAIN_CHECKPOINT: tuple[str, ...] = ("space", "dynamics")
+"""Branches checkpointed by ``optimise_model(training=True)`` unless told otherwise.
+
+Chosen from ``benchmarks/gpu.py`` (docs/benchmarks-gpu.md), C=5 on one H200: no checkpointing
+peaks at 60 GiB; ``space`` alone at 39 GiB (too close to the 40 GiB goal for C=40);
+``space`` + ``dynamics`` at 20 GiB for 4% more time than ``space`` alone.
+"""
+
+
+def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager", "fast"]:
+    """``"auto"`` is ``"fast"`` on CUDA and ``"eager"`` elsewhere; the others pass through."""
+    if mode not in ("auto", "eager", "fast"):
+        raise ValueError(f"mode must be 'auto', 'eager' or 'fast', got {mode!r}")
+    if mode == "auto":
+        return "fast" if torch.device(device).type == "cuda" else "eager"
+    return mode
+
+
+# --------------------------------------------------------------------------------------------
+# Fused variants of the blocks (same parameters, same outputs up to rounding)
+# --------------------------------------------------------------------------------------------
+
+
+def _fn(impl: FusedImpl, name: str) -> object:
+    if impl == "compiled":
+        return compiled(name)
+    return {"gn_lrelu": gn_lrelu, "mlp_residual": mlp_residual}[name]
+
+
+class FastBasicConv2d(BasicConv2d):
+    """:class:`BasicConv2d` with GroupNorm + LeakyReLU as one fused function."""
+
+    fused_impl: FusedImpl = "eager"
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply conv, then the fused norm and activation."""
+        norm = self.norm
+        fn = _fn(self.fused_impl, "gn_lrelu")
+        out: Tensor = fn(  # type: ignore[operator]
+            self.conv(x), norm.weight, norm.bias, norm.num_groups, norm.eps,
+            self.act.negative_slope, None,
+        )  # fmt: skip
+        return out
+
+
+class FastInception(Inception):
+    """:class:`Inception` whose branches fuse GroupNorm + LeakyReLU + the running branch sum."""
+
+    fused_impl: FusedImpl = "eager"
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the 1x1 projection and accumulate the fused branches."""
+        x = self.conv1(x)
+        fn = _fn(self.fused_impl, "gn_lrelu")
+        out: Tensor | None = None
+        for branch in self.lls:
+            assert isinstance(branch, GroupConv2d)
+            norm = branch.norm
+            out = fn(  # type: ignore[operator]
+                branch.conv(x), norm.weight, norm.bias, norm.num_groups, norm.eps,
+                branch.activate.negative_slope, out,
+            )  # fmt: skip
+        assert out is not None
+        return out
+
+
+class FastAFNO(AdativeFourierNeuralOperator):
+    """AFNO whose 1x1 ``Conv1d`` skip runs as the equivalent ``linear`` on the token layout."""
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:
+        """Same as :meth:`AdativeFourierNeuralOperator.forward`, without the two transposes."""
+        b, n, d = x.shape
+        if n != h * w:
+            raise ValueError(f"AFNO got {n} tokens for a {h}x{w} grid")
+        skip = F.linear(x, self.bias.weight.squeeze(-1), self.bias.bias)
+        in_dtype = x.dtype
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            z = torch.fft.rfft2(x.float().reshape(b, h, w, d), dim=(1, 2), norm="ortho")
+            z = z.reshape(b, h, w // 2 + 1, self.num_blocks, self.block_size)
+            w1, b1 = self.w1.float(), self.b1.float()
+            w2, b2 = self.w2.float(), self.b2.float()
+            re, im = z.real, z.imag
+            eq = "...bi,bio->...bo"
+            r1 = self.relu(torch.einsum(eq, re, w1[0]) - torch.einsum(eq, im, w1[1]) + b1[0])
+            i1 = self.relu(torch.einsum(eq, re, w1[1]) + torch.einsum(eq, im, w1[0]) + b1[1])
+            del re, im, z
+            r2 = torch.einsum(eq, r1, w2[0]) - torch.einsum(eq, i1, w2[1]) + b2[0]
+            i2 = torch.einsum(eq, r2, w2[1]) + torch.einsum(eq, i1, w2[0]) + b2[1]
+            del r1, i1
+            if self.sparsity_threshold > 0:
+                r2 = F.softshrink(r2, self.sparsity_threshold)
+                i2 = F.softshrink(i2, self.sparsity_threshold)
+            z = torch.complex(r2, i2).reshape(b, h, w // 2 + 1, d)
+            y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
+        return y.to(in_dtype) + skip
+
+
+class FastFourierNetBlock(FourierNetBlock):
+    """:class:`FourierNetBlock` with LayerNorm + fc1 + GELU + pooling + residual fused."""
+
+    fused_impl: FusedImpl = "eager"
+
+    def forward(self, x: Tensor, h: int, w: int) -> Tensor:
+        """Apply the block to tokens ``(B, h*w, D)``."""
+        x = x + self.filter(self.normlayer1(x), h, w)
+        ln, fc1 = self.normlayer2, self.mlp.fc1
+        fn = _fn(self.fused_impl, "mlp_residual")
+        out: Tensor = fn(x, ln.weight, ln.bias, ln.eps, fc1.weight, fc1.bias)  # type: ignore[operator]
+        return out
+
+
+_SWAPS: dict[type[nn.Module], type[nn.Module]] = {
+    BasicConv2d: FastBasicConv2d,
+    Inception: FastInception,
+    AdativeFourierNeuralOperator: FastAFNO,
+    FourierNetBlock: FastFourierNetBlock,
+}
+
+
+def _swappable(module: nn.Module) -> bool:
+    if isinstance(module, FourierNetBlock):
+        # The fused MLP half assumes the published identities (DropPath, Dropout(0)).
+        return isinstance(module.drop_path, nn.Identity) and module.mlp.drop.p == 0.0
+    return True
+
+
+def fuse_blocks(model: nn.Module, impl: FusedImpl) -> int:
+    """Swap the blocks of ``model`` for their fused variants in place; returns how many.
+
+    Only the classes change (parameters, buffers and names stay), so ``state_dict`` is
+    identical. Already swapped blocks just get their ``impl`` updated.
+    """
+    count = 0
+    for module in model.modules():
+        fast = _SWAPS.get(type(module))
+        if fast is not None and _swappable(module):
+            module.__class__ = fast
+        if type(module) in _SWAPS.values():
+            if hasattr(type(module), "fused_impl"):
+                module.fused_impl = impl  # type: ignore[assignment]
+            count += 1
+    return count
+
+
+def set_checkpoint_branches(model: Glonet, branches: Iterable[str]) -> None:
+    """Recompute activations in backward for exactly these branches of ``model``.
+
+    Args:
+        model: The network.
+        branches: Any of ``"space"`` (the 12 AFNO blocks of ``space.NO``, run 7 times),
+            ``"dynamics"`` (its Inception stacks and 12 AFNO blocks) and ``"jump"`` (its
+            Inception stacks).
+    """
+    chosen = set(branches)
+    unknown = chosen - set(CHECKPOINT_BRANCHES)
+    if unknown:
+        raise ValueError(
+            f"unknown checkpoint branches {sorted(unknown)}; valid: {list(CHECKPOINT_BRANCHES)}"
+        )
+    model.set_checkpoint_blocks(False)
+    model.space.NO.use_checkpoint = "space" in chosen
+    model.dynamics.use_checkpoint = "dynamics" in chosen
+    model.jump.mmb.use_checkpoint = "jump" in chosen
+    if chosen:
+        model.config = model.config.replace(checkpoint_blocks=True)
+
+
+def _channels_last(model: nn.Module) -> None:
+    """Store wide convolution weights channels-last (activations follow the weight layout).
+
+    Left as they are: the ``space`` branch (its transposed convolutions and few-channel full
+    resolution convolutions ran slower channels-last in cuDNN: C=40 forward 1.09 s against 1.02 s
+    eager), the first and last convolutions (C input or output channels) and any convolution
+    with fewer than 16 input or output channels.
+    """
+    skip: set[int] = set()
+    config = getattr(model, "config", None)
+    io_channels = getattr(config, "channels", -1)
+    space = getattr(model, "space", None)
+    if isinstance(space, nn.Module):
+        skip = {id(m) for m in space.modules()}
+    for module in model.modules():
+        if id(module) in skip or not isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            continue
+        if min(module.in_channels, module.out_channels) < 16:
+            continue
+        if io_channels in (module.in_channels, module.out_channels):
+            continue
+        module.weight.data = module.weight.data.contiguous(memory_format=torch.channels_last)
+
+
+def optimise_model(
+    model: nn.Module,
+    *,
+    device: torch.device | str,
+    mode: ExecMode = "auto",
+    training: bool,
+    checkpoint: Sequence[str] | None = None,
+    compile_fused: bool | None = None,
+) -> nn.Module:
+    """Prepare a GLONET network for fast training or inference on ``device`` (in place).
+
+    Args:
+        model: A :class:`~glonet_regions.model.network.Glonet` (other modules are only moved).
+        device: Where it runs.
+        mode: ``"auto"`` (fast on CUDA, eager elsewhere), ``"eager"`` (as built) or ``"fast"``.
+        training: Put the model in train mode (and apply ``checkpoint``) or in eval mode.
+        checkpoint: Branches to checkpoint in training (see :func:`set_checkpoint_branches`);
+            ``None`` keeps the model's own setting in eager mode and uses
+            :data:`DEFAULT_TRAIN_CHECKPOINT` in fast mode.
+        compile_fused: Compile the fused functions with ``torch.compile`` (default: on CUDA).
+            Compilation happens lazily on first use, per shape, and is cached on disk.
+
+    Returns:
+        The same module, moved, in train or eval mode. Run it under
+        ``torch.autocast("cuda", torch.bfloat16)`` as before; weights stay float32.
+    """
+    dev = torch.device(device)
+    resolved = resolve_mode(mode, dev)
+    model.to(dev)
+    model.train(training)
+    if resolved == "eager":
+        if checkpoint is not None and isinstance(model, Glonet):
+            set_checkpoint_branches(model, checkpoint)
+        return model
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    _channels_last(model)
+    use_compile = dev.type == "cuda" if compile_fused is None else compile_fused
+    fuse_blocks(model, "compiled" if use_compile else "eager")
+    if training and isinstance(model, Glonet):
+        set_checkpoint_branches(
+            model, DEFAULT_TRAIN_CHECKPOINT if checkpoint is None else checkpoint
+        )
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Inference: graph-captured rollouts, one stream per depth group
+# --------------------------------------------------------------------------------------------
+
+
+class ForecastRunner:
+    """Runs ``n_calls`` autoregressive calls of one network, replaying a captured CUDA graph.
+
+    On CUDA with ``use_graph`` the first call with a given input shape warms up (cuDNN
+    autotuning, lazy compilation) and captures the whole rollout into a graph with static input
+    and output buffers; later calls copy the input in (``non_blocking``, so pinned host input
+    overlaps) and replay it. Without a graph (CPU, or ``use_graph=False``) it is plain
+    :func:`~glonet_regions.model.rollout.rollout`.
+
+    Args:
+        model: The network, already on its device (see :func:`optimise_model`).
+        n_calls: Calls per forecast (5 for 10 days).
+        ocean_mask: Passed to :func:`rollout`.
+        boundary: Passed to :func:`rollout`; under a graph it must be capturable (tensor ops
+            on the device only, no host synchronisation).
+        use_graph: Capture a CUDA graph (default: on CUDA).
+        autocast_dtype: Autocast dtype on CUDA (``None`` runs in float32).
+
+    Note:
+        With a graph, the returned tensor is the runner's static output buffer: the next call
+        overwrites it. Copy it (e.g. into pinned host memory) before calling again.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        n_calls: int = 5,
+        ocean_mask: Tensor | None = None,
+        boundary: BoundaryFn | None = None,
+        use_graph: bool | None = None,
+        autocast_dtype: torch.dtype | None = torch.bfloat16,
+    ) -> None:
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.n_calls = n_calls
+        self.ocean_mask = None if ocean_mask is None else ocean_mask.to(self.device)
+        self.boundary = boundary
+        cuda = self.device.type == "cuda"
+        self.use_graph = cuda if use_graph is None else (use_graph and cuda)
+        self.autocast_dtype = autocast_dtype if cuda else None
+        self.stream: torch.cuda.Stream | None = torch.cuda.Stream(self.device) if cuda else None
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._static_in: Tensor | None = None
+        self._static_out: Tensor | None = None
+
+    def _rollout(self, x0: Tensor) -> Tensor:
+        enabled = self.autocast_dtype is not None
+        dtype = self.autocast_dtype or torch.float32
+        with torch.autocast(self.device.type, dtype=dtype, enabled=enabled):
+            out = rollout(
+                self.model, x0, self.n_calls, ocean_mask=self.ocean_mask,
+                boundary=self.boundary, grad=False,
+            )  # fmt: skip
+        return out.float()
+
+    def capture(self, x0: Tensor) -> None:
+        """Warm up on ``x0`` and capture the rollout for its shape (done on first call)."""
+        self._graph = None
+        static_in = torch.empty(x0.shape, dtype=torch.float32, device=self.device)
+        static_in.copy_(x0)
+        current = torch.cuda.current_stream(self.device)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(current)
+        with torch.cuda.stream(side):
+            self._rollout(static_in)  # cuDNN autotuning and compilation happen here
+        current.wait_stream(side)
+        current.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self._rollout(static_in)
+        self._graph, self._static_in, self._static_out = graph, static_in, static_out
+
+    def __call__(self, x0: Tensor) -> Tensor:
+        """Forecast from ``x0`` ``(B, T, C, H, W)`` (host or device); returns float32 on device."""
+        if not self.use_graph:
+            return self._rollout(x0.to(self.device, non_blocking=True).float())
+        static_in = self._static_in
+        if self._graph is None or static_in is None or static_in.shape != x0.shape:
+            self.capture(x0)
+        else:
+            static_in.copy_(x0, non_blocking=True)
+        assert self._graph is not None and self._static_out is not None
+        self._graph.replay()
+        return self._static_out
+
+    def pinned_output(self, x0_shape: Sequence[int]) -> Tensor:
+        """A pinned float32 host buffer shaped like the forecast of an input of ``x0_shape``."""
+        b, t, c, h, w = x0_shape
+        shape = (b, t * self.n_calls, c, h, w)
+        return torch.empty(shape, dtype=torch.float32, pin_memory=self.device.type == "cuda")
+
+
+def forecast_groups(
+    runners: Mapping[str, ForecastRunner],
+    inputs: Mapping[str, Tensor],
+    *,
+    concurrent: bool = True,
+    host_outputs: Mapping[str, Tensor] | None = None,
+) -> dict[str, Tensor]:
+    """Forecast several depth groups, each on its own CUDA stream when ``concurrent``.
+
+    Args:
+        runners: One runner per group name.
+        inputs: The initial window per group; pinned host tensors copy asynchronously, so one
+            group's copy overlaps another's compute.
+        concurrent: Put each group on its runner's stream (else all on the current stream).
+        host_outputs: Optional pinned host buffers (:meth:`ForecastRunner.pinned_output`) per
+            group: the forecast is copied there asynchronously on the group's stream.
+
+    Returns:
+        The forecast per group (device tensors, or the host buffers when given). All work is
+        finished when this returns.
+    """
+    missing = set(runners) - set(inputs)
+    if missing:
+        raise ValueError(f"no input for groups {sorted(missing)}")
+    results: dict[str, Tensor] = {}
+    cuda_streams: list[torch.cuda.Stream] = []
+    for name, runner in runners.items():
+        stream = runner.stream if concurrent else None
+        if stream is None:
+            out = runner(inputs[name])
+            if host_outputs is not None:
+                host_outputs[name].copy_(out, non_blocking=True)
+                out = host_outputs[name]
+            results[name] = out
+            continue
+        stream.wait_stream(torch.cuda.current_stream(runner.device))
+        with torch.cuda.stream(stream):
+            out = runner(inputs[name])
+            if host_outputs is not None:
+                host_outputs[name].copy_(out, non_blocking=True)
+                out = host_outputs[name]
+        results[name] = out
+        cuda_streams.append(stream)
+    for stream in cuda_streams:
+        stream.synchronize()
+    if torch.cuda.is_available() and any(r.device.type == "cuda" for r in runners.values()):
+        torch.cuda.synchronize()
+    return results
