@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ class RegridWeights:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         try:
-            with netCDF4.Dataset(tmp_name, "w", format="NETCDF4") as nc:
+            with netcdf_lock(), netCDF4.Dataset(tmp_name, "w", format="NETCDF4") as nc:
                 nc.createDimension("n_s", coo.nnz)
                 nc.createDimension("n_a", self.n_src)
                 nc.createDimension("n_b", self.n_dst)
@@ -181,25 +182,16 @@ class RegridWeights:
         path = Path(path)
         if not path.is_file():
             raise DataError(f"Weight file {path} does not exist")
-        try:
-            nc = netCDF4.Dataset(path, "r")
-        except OSError as exc:
-            raise DataError(f"Weight file {path} is not a readable netCDF file: {exc}") from None
-        with nc:
-            missing = [v for v in ("row", "col", "S") if v not in nc.variables]
-            if missing:
+        with netcdf_lock():
+            try:
+                nc = netCDF4.Dataset(path, "r")
+            except OSError as exc:
                 raise DataError(
-                    f"Weight file {path} lacks variable(s) {missing}; an ESMF/xesmf weight file "
-                    "holds 1-based 'row' (destination), 'col' (source) and 'S' (weight)"
-                )
-            row = np.asarray(nc.variables["row"][:], dtype=np.int64) - 1
-            col = np.asarray(nc.variables["col"][:], dtype=np.int64) - 1
-            s = np.asarray(nc.variables["S"][:], dtype=np.float64)
-            n_a = len(nc.dimensions["n_a"]) if "n_a" in nc.dimensions else None
-            n_b = len(nc.dimensions["n_b"]) if "n_b" in nc.dimensions else None
-            file_src = _grid_dims(nc, "src_grid_dims")
-            file_dst = _grid_dims(nc, "dst_grid_dims")
-            attrs: dict[str, Any] = {k: nc.getncattr(k) for k in nc.ncattrs()}
+                    f"Weight file {path} is not a readable netCDF file: {exc}"
+                ) from None
+            with nc:
+                contents = _read_weight_variables(nc, path)
+        row, col, s, n_a, n_b, file_src, file_dst, attrs = contents
         if row.size and (row.min() < 0 or col.min() < 0):
             raise DataError(f"Weight file {path}: 'row'/'col' must be 1-based positive indices")
         src_shape = _pick_shape("source", path, src_shape, src_grid, file_src, n_a)
@@ -263,3 +255,38 @@ def _method_from_esmf(attrs: dict[str, Any], path: Path) -> str:
         # xesmf files carry no method attribute; bilinear is the usual case.
         return "bilinear"
     raise DataError(f"Weight file {path}: unknown map_method {attrs.get('map_method')!r}")
+
+
+def _read_weight_variables(nc: Any, path: Path) -> tuple[Any, ...]:
+    """The arrays and attributes of an open weight file (called under :func:`netcdf_lock`)."""
+    missing = [v for v in ("row", "col", "S") if v not in nc.variables]
+    if missing:
+        raise DataError(
+            f"Weight file {path} lacks variable(s) {missing}; an ESMF/xesmf weight file "
+            "holds 1-based 'row' (destination), 'col' (source) and 'S' (weight)"
+        )
+    row = np.asarray(nc.variables["row"][:], dtype=np.int64) - 1
+    col = np.asarray(nc.variables["col"][:], dtype=np.int64) - 1
+    s = np.asarray(nc.variables["S"][:], dtype=np.float64)
+    n_a = len(nc.dimensions["n_a"]) if "n_a" in nc.dimensions else None
+    n_b = len(nc.dimensions["n_b"]) if "n_b" in nc.dimensions else None
+    file_src = _grid_dims(nc, "src_grid_dims")
+    file_dst = _grid_dims(nc, "dst_grid_dims")
+    attrs: dict[str, Any] = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    return row, col, s, n_a, n_b, file_src, file_dst, attrs
+
+
+def netcdf_lock() -> Any:
+    """The lock that serialises netCDF/HDF5 library calls (neither library is thread-safe).
+
+    xarray's own lock is reused where xarray is installed, so our direct netCDF4 calls and
+    xarray's reads in other threads (dask) never run inside the C libraries at the same time.
+    """
+    try:
+        from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
+    except ImportError:  # pragma: no cover - xarray is a dependency
+        return _FALLBACK_LOCK
+    return NETCDF4_PYTHON_LOCK
+
+
+_FALLBACK_LOCK = threading.Lock()
