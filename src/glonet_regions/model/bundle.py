@@ -36,7 +36,15 @@ from glonet_regions.core.grid import Grid
 from glonet_regions.model.checkpoint import load_checkpoint, save_checkpoint
 from glonet_regions.model.network import Glonet, GlonetConfig
 
-__all__ = ["BUNDLE_KIND", "BUNDLE_VERSION", "Bundle", "GroupState", "load_bundle", "save_bundle"]
+__all__ = [
+    "BUNDLE_KIND",
+    "BUNDLE_VERSION",
+    "Bundle",
+    "GroupState",
+    "ResidualForecaster",
+    "load_bundle",
+    "save_bundle",
+]
 
 BUNDLE_KIND = "glonet-regions-bundle"
 BUNDLE_VERSION = 1
@@ -53,6 +61,8 @@ class GroupState:
         mean: Normalisation mean per channel, ``(C,)``.
         std: Normalisation standard deviation per channel, ``(C,)``.
         ocean_mask: Boolean ``(C, H, W)`` ocean mask on the bundle's grid.
+        residual_scale: ``(C,)`` when the network predicts scaled tendencies (see
+            :class:`ResidualForecaster`); None when it predicts states (published GLONET).
     """
 
     config: dict[str, Any]
@@ -61,10 +71,42 @@ class GroupState:
     mean: np.ndarray
     std: np.ndarray
     ocean_mask: np.ndarray
+    residual_scale: np.ndarray | None = None
 
     @property
     def glonet_config(self) -> GlonetConfig:
         return GlonetConfig.from_dict(dict(self.config))
+
+
+class ResidualForecaster(nn.Module):
+    """Persistence plus a scaled network update: ``out[:, t] = x[:, -1] + scale * net(x)[:, t]``.
+
+    Used when a network is trained from scratch on a region: with the network's readouts
+    zero-initialised it starts as persistence, and ``scale`` (per channel, the typical
+    day-to-day change in normalised units) puts every channel's update on the same footing.
+    Input and output are ``(B, T, C, H, W)`` in normalised space, like :class:`Glonet`.
+
+    Args:
+        net: The :class:`Glonet`.
+        scale: ``(C,)`` per-channel scale.
+    """
+
+    def __init__(self, net: nn.Module, scale: np.ndarray | Tensor) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer(
+            "scale", torch.as_tensor(np.asarray(scale), dtype=torch.float32).reshape(1, 1, -1, 1, 1)
+        )
+
+    @property
+    def config(self) -> GlonetConfig:
+        config: GlonetConfig = getattr(self.net, "config")  # noqa: B009
+        return config
+
+    def forward(self, x: Tensor) -> Tensor:
+        update = self.net(x)
+        out: Tensor = x[:, -1:] + self.scale.to(update.dtype) * update
+        return out
 
 
 @dataclass
@@ -115,7 +157,11 @@ class Bundle:
         return self.groups[name]
 
     def build_model(self, group: str, device: str | torch.device = "cpu") -> nn.Module:
-        """The group's :class:`Glonet` with its weights loaded, in eval mode, on ``device``."""
+        """The group's forecaster with weights loaded, in eval mode, on ``device``.
+
+        A :class:`Glonet`, or a :class:`ResidualForecaster` around one when the group was
+        trained in residual mode; either maps normalised ``(B, 2, C, H, W)`` to the next 2 days.
+        """
         state = self.group(group)
         try:
             model = Glonet(state.glonet_config)
@@ -129,7 +175,10 @@ class Bundle:
                 f"{self.path}: group {group!r} weights do not fit its config: missing "
                 f"{missing[:5]}, unexpected {unexpected[:5]}"
             )
-        return model.to(device).eval()
+        out: nn.Module = model
+        if state.residual_scale is not None:
+            out = ResidualForecaster(model, state.residual_scale)
+        return out.to(device).eval()
 
 
 def _group_extra(state: GroupState) -> dict[str, Any]:
@@ -148,6 +197,9 @@ def _group_extra(state: GroupState) -> dict[str, Any]:
         "mean": mean,
         "std": std,
         "ocean_mask": mask,
+        "residual_scale": None
+        if state.residual_scale is None
+        else np.asarray(state.residual_scale, dtype=np.float64).reshape(-1),
     }
 
 
@@ -237,6 +289,7 @@ def load_bundle(path: str | Path, *, map_location: str | torch.device = "cpu") -
             mean=_np(g["mean"]),
             std=_np(g["std"]),
             ocean_mask=_np(g["ocean_mask"]).astype(bool),
+            residual_scale=None if g.get("residual_scale") is None else _np(g["residual_scale"]),
         )
     grid_dict = dict(extra["grid"])
     grid = Grid.from_dict({k: _np(v) if isinstance(v, Tensor) else v for k, v in grid_dict.items()})

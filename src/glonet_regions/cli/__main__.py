@@ -1,0 +1,3 @@
+from glonet_regions.cli import main
+
+main()
