@@ -80,6 +80,7 @@ class BoundaryProvider:
         self.edges: tuple[Edge, ...] = _check_edges(edges)
         self.width = int(width)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._tensor_cache: dict[tuple[Any, ...], Any] = {}
 
     # -- profile --------------------------------------------------------------------------
     def profile(self, distance: np.ndarray) -> np.ndarray:
@@ -114,7 +115,26 @@ class BoundaryProvider:
         """:meth:`weights` as a torch tensor."""
         import torch
 
-        return torch.as_tensor(self.weights(shape), device=device, dtype=dtype or torch.float32)
+        dtype = dtype or torch.float32
+        key = (shape, str(device), str(dtype))
+        cached = self._tensor_cache.get(key)
+        if cached is None:
+            # Cached per shape/device/dtype: no host-to-device copy at every rollout step, which
+            # also makes apply() safe inside a captured CUDA graph once warmed up.
+            cached = torch.as_tensor(self.weights(shape), device=device, dtype=dtype)
+            self._tensor_cache[key] = cached
+        return cached
+
+    def zone_tensor(self, shape: tuple[int, int], *, device: Any = None) -> torch.Tensor:
+        """:meth:`zone_mask` as a cached boolean torch tensor."""
+        import torch
+
+        key = (shape, str(device), "zone")
+        cached = self._tensor_cache.get(key)
+        if cached is None:
+            cached = torch.as_tensor(self.zone_mask(shape), device=device)
+            self._tensor_cache[key] = cached
+        return cached
 
     def apply(self, pred: torch.Tensor, boundary: torch.Tensor) -> torch.Tensor:
         """Blend boundary data into a prediction: ``pred * (1 - w) + boundary * w``.
@@ -137,7 +157,7 @@ class BoundaryProvider:
 
         shape = (int(pred.shape[-2]), int(pred.shape[-1]))
         w = self.weights_tensor(shape, device=pred.device, dtype=pred.dtype)
-        zone = torch.as_tensor(self.zone_mask(shape), device=pred.device)
+        zone = self.zone_tensor(shape, device=pred.device)
         blended = pred * (1 - w) + boundary.to(pred.dtype) * w
         # Outside the zone the prediction is returned bit for bit.
         return torch.where(zone, blended, pred)

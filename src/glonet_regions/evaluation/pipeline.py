@@ -172,12 +172,15 @@ def evaluate_forecast(
         say("persistence baseline")
         models["persistence"] = persistence_forecast(daily, starts, n_lead)
     clim_cube = None
+    clim_method: str | None = None
     train = truth.train_days()
     if train:
         say(f"day-of-year climatology from {len(train)} training day(s)")
         score_depths = list(depths) if depths is not None else fc_depths
         clim_daily = snap_to_grid(truth.daily(train, depths=score_depths), grid, source=truth.name)
         clim = doy_climatology(clim_daily, window=climatology_window)
+        clim_method = str(clim.attrs.get("climatology_method", ""))
+        notes.append(f"Climatology (ACC and climatology baseline): {clim_method}.")
         clim_cube = climatology_forecast(clim, starts, n_lead)
         models["climatology"] = clim_cube
         if not any(bool(clim_cube[v].notnull().any()) for v in clim_cube.data_vars):
@@ -240,6 +243,7 @@ def evaluate_forecast(
             "truth": truth.name,
             "models": list(models),
             "zones": [z.name for z in zones],
+            "climatology": clim_method,
         },
     )
 

@@ -162,14 +162,14 @@ def _html(result: EvaluationResult, table: pd.DataFrame, images: dict[str, list[
         f"{esc(result.meta.get('region', ''))}</h1>",
         "<ul>",
     ]
-    for key in ("start_dates", "n_lead_days", "truth", "models", "zones"):
+    for key in ("start_dates", "n_lead_days", "truth", "models", "zones", "climatology"):
         parts.append(f"<li><b>{esc(key)}</b>: {esc(str(result.meta.get(key)))}</li>")
     parts.append("</ul>")
     parts.append(
         "<p>Conventions: <b>oceanbench</b> RMSD = unweighted lat/lon mean of the squared error, "
         "square-rooted per forecast, then averaged over start dates. <b>weatherbench2</b> RMSE, "
         "bias and ACC = area-weighted (cell area), RMSE square-rooted after the mean over start "
-        "dates, ACC against a day-of-year climatology of the training split. The open-boundary "
+        "dates, ACC against the climatology of the training split named above. The open-boundary "
         "zone is excluded everywhere. Files: scores.csv, scores.json.</p>"
     )
     for note in result.notes:
