@@ -48,3 +48,26 @@ def test_run_group_without_boundary() -> None:
     x = np.zeros((2, 1, 4, 4), np.float32)
     out = run_group(AddOne(), x, mean, std, mask, 3)
     np.testing.assert_allclose(out[:, 0, 0, 0], [1, 1, 2, 2, 3, 3])
+
+
+def test_run_group_cache_refills_boundary_for_each_start() -> None:
+    """A cached runner (as used for a CUDA graph) must see each start's own boundary data."""
+    c, h, w = 1, 6, 6
+    mean, std = np.array([0.0]), np.array([1.0])
+    mask = np.ones((c, h, w), bool)
+    x = np.zeros((2, c, h, w), np.float32)
+    provider = StripBoundary(("west",), 1)
+    cache: dict[int, object] = {}
+    model = AddOne()
+    outs = []
+    for value in (3.0, 7.0):
+        boundary = np.full((2, c, h, w), value, np.float32)
+        outs.append(
+            run_group(
+                model, x, mean, std, mask, 1, provider=provider, boundary_phys=boundary, cache=cache
+            )
+        )
+    assert len(cache) == 1
+    np.testing.assert_allclose(outs[0][:, :, :, 0], 3.0)
+    np.testing.assert_allclose(outs[1][:, :, :, 0], 7.0)
+    np.testing.assert_allclose(outs[1][:, :, :, 1:], 1.0)

@@ -67,6 +67,13 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "--device", default="cpu", show_default=True, help="Torch device (cpu, cuda, cuda:1)."
 )
 @click.option(
+    "--exec-mode",
+    type=click.Choice(["auto", "fast", "eager"]),
+    default="auto",
+    show_default=True,
+    help="auto: the optimised path (fused blocks, bf16, CUDA graph) on CUDA, eager on CPU.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["netcdf", "zarr"]),
@@ -84,6 +91,7 @@ def forecast(
     store: Path | None,
     truth: Path | None,
     device: str,
+    exec_mode: str,
     fmt: str | None,
 ) -> None:
     """Forecast REGION from a checkpoint and write an OceanBench-shaped CF cube.
@@ -105,6 +113,7 @@ def forecast(
             truth,
             device,
             fmt,
+            exec_mode,
         )
     except GlonetRegionsError as err:
         raise click.ClickException(str(err)) from err
@@ -122,6 +131,7 @@ def _run(
     truth: Path | None,
     device: str,
     fmt: str | None,
+    exec_mode: str = "auto",
 ) -> None:
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.forecast import (
@@ -174,6 +184,7 @@ def _run(
             starts,
             days,
             device=device,
+            exec_mode=exec_mode,
             progress=lambda m: click.echo(f"forecast: {m}", err=True),
         )
     path = write_cube(cube, out, fmt=fmt)

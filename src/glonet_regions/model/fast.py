@@ -311,6 +311,7 @@ class ForecastRunner:
         boundary: Passed to :func:`rollout`; under a graph it must be capturable (tensor ops
             on the device only, no host synchronisation).
         use_graph: Capture a CUDA graph (default: on CUDA).
+        device: Where to run (default: where the model's parameters are, else CPU).
         autocast_dtype: Autocast dtype on CUDA (``None`` runs in float32).
 
     Note:
@@ -327,9 +328,14 @@ class ForecastRunner:
         boundary: BoundaryFn | None = None,
         use_graph: bool | None = None,
         autocast_dtype: torch.dtype | None = torch.bfloat16,
+        device: torch.device | str | None = None,
     ) -> None:
         self.model = model
-        self.device = next(model.parameters()).device
+        param = next(model.parameters(), None)
+        if device is not None:
+            self.device = torch.device(device)
+        else:
+            self.device = param.device if param is not None else torch.device("cpu")
         self.n_calls = n_calls
         self.ocean_mask = None if ocean_mask is None else ocean_mask.to(self.device)
         self.boundary = boundary
