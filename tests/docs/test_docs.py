@@ -37,9 +37,7 @@ def test_cli_reference_is_generated_from_the_code() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     current = (DOCS / "reference" / "cli.md").read_text()
-    assert current == module.render(), (
-        "docs/reference/cli.md is out of date: run `make docs-cli`"
-    )
+    assert current == module.render(), "docs/reference/cli.md is out of date: run `make docs-cli`"
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -8,9 +8,18 @@ data = LazyGroup(
     name="data",
     help="Regrid source files, prepare training stores and inspect them.",
     lazy={
-        "regrid": ("glonet_regions.cli.data_regrid:regrid", "Regrid a CF file onto a region's grid."),
+        "regrid": (
+            "glonet_regions.cli.data_regrid:regrid",
+            "Regrid a CF file onto a region's grid.",
+        ),
         "prepare": ("glonet_regions.cli.data_prepare:prepare", "Build a zarr training store."),
-        "inspect": ("glonet_regions.cli.data_inspect:inspect_cmd", "Describe and check a store or file."),
-        "sample": ("glonet_regions.cli.data_prepare:sample", "Generate the embedded synthetic sample."),
+        "inspect": (
+            "glonet_regions.cli.data_inspect:inspect_cmd",
+            "Describe and check a store or file.",
+        ),
+        "sample": (
+            "glonet_regions.cli.data_prepare:sample",
+            "Generate the embedded synthetic sample.",
+        ),
     },
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,14 +23,14 @@ class DepthLevels:
             raise ValidationError("DepthLevels needs at least one level")
         if any(v < 0 for v in vals):
             raise ValidationError(f"Depth levels must be >= 0 m (positive down), got {vals}")
-        if any(b <= a for a, b in zip(vals, vals[1:])):
+        if any(b <= a for a, b in itertools.pairwise(vals)):
             raise ValidationError(f"Depth levels must be strictly increasing, got {vals}")
         object.__setattr__(self, "values", vals)
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[float]:
         return iter(self.values)
 
     def __getitem__(self, i: int) -> float:
@@ -43,9 +44,7 @@ class DepthLevels:
         arr = self.as_array()
         hits = np.flatnonzero(np.isclose(arr, depth, rtol=rtol, atol=atol))
         if hits.size == 0:
-            raise ValidationError(
-                f"Depth {depth} m is not one of the levels {list(self.values)}"
-            )
+            raise ValidationError(f"Depth {depth} m is not one of the levels {list(self.values)}")
         return int(hits[0])
 
     def nearest(self, depths: Sequence[float]) -> list[int]:
@@ -115,7 +114,8 @@ class DepthScheme:
             bad = [i for i in g.level_indices if not 0 <= i < len(self.levels)]
             if bad:
                 raise ValidationError(
-                    f"Depth group {g.name!r} refers to levels {bad} outside 0..{len(self.levels) - 1}"
+                    f"Depth group {g.name!r} refers to levels {bad} outside "
+                    f"0..{len(self.levels) - 1}"
                 )
 
     def group(self, name: str) -> DepthGroup:

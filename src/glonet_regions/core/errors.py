@@ -40,7 +40,7 @@ class GridMismatchError(ValidationError):
 
 
 class DataError(GlonetRegionsError):
-    """Input data are unusable: missing variable, wrong units, gaps, NaN in the ocean, truncated file."""
+    """Input data are unusable: missing variable, wrong units, gaps, NaN in ocean, truncation."""
 
 
 class AssetError(GlonetRegionsError):

@@ -89,7 +89,7 @@ class DateSplits:
     def get(self, name: str) -> DateRange:
         if name not in ("train", "validation", "test"):
             raise ValidationError(f"Unknown split {name!r}; expected train, validation or test")
-        return getattr(self, name)  # type: ignore[no-any-return]
+        return getattr(self, name)
 
     def to_dict(self) -> dict[str, list[str]]:
         return {
@@ -322,9 +322,7 @@ class Region:
             f"{', '.join(v.name for v in self.grid_versions)}"
         )
 
-    def match_grid(
-        self, lat: Any, lon: Any, *, source: str | None = None
-    ) -> GridMatch:
+    def match_grid(self, lat: Any, lon: Any, *, source: str | None = None) -> GridMatch:
         """Recognise which grid version some coordinates lie on (possibly thinned or cut)."""
         errors = []
         for version in self.grid_versions:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ class Variable:
         return self.ndim == 3
 
     def matches(self, name: str, attrs: Mapping[str, Any] | None = None) -> bool:
-        """Whether a source variable (by name, or by its ``standard_name`` attribute) is this one."""
+        """Whether a source variable (by name, alias or ``standard_name``) is this one."""
         if name == self.name or name in self.aliases:
             return True
         return bool(attrs) and attrs.get("standard_name") == self.standard_name  # type: ignore[union-attr]
@@ -94,7 +94,7 @@ class VariableSet:
             by_name[var.name] = var
         object.__setattr__(self, "_by_name", by_name)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Variable]:
         return iter(self.variables)
 
     def __len__(self) -> int:
