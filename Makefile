@@ -36,12 +36,13 @@ test-slow: setup
 	$(BIN)/python -m pytest -m "slow"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks plugins docs/examples
-	$(BIN)/ruff format --check src tests benchmarks plugins docs/examples
+	$(BIN)/ruff check src tests benchmarks plugins docs/examples docs/gen_cli_reference.py docs/gen_config_reference.py
+	$(BIN)/ruff format --check src tests benchmarks plugins docs/examples docs/gen_cli_reference.py docs/gen_config_reference.py
 	$(BIN)/mypy
 
 docs-cli: setup
 	$(BIN)/python docs/gen_cli_reference.py > docs/reference/cli.md
+	$(BIN)/python docs/gen_config_reference.py > docs/reference/config.md
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

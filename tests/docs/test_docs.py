@@ -52,3 +52,20 @@ def test_docs_links_resolve() -> None:
             if target.startswith("http"):
                 continue
             assert (page.parent / target).exists(), f"{page}: broken link {target}"
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(name, DOCS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_config_reference_is_generated_and_every_key_documented() -> None:
+    module = _load("gen_config_reference")
+    assert module.undocumented() == [], "FinetuneConfig keys without a description"
+    current = (DOCS / "reference" / "config.md").read_text()
+    assert current == module.render(), (
+        "docs/reference/config.md is out of date: run `make docs-cli`"
+    )

@@ -1,0 +1,76 @@
+"""``glonet-regions model``: inspect published GLONET weight files and check they import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from glonet_regions.core.errors import GlonetRegionsError
+
+
+@click.group(name="model")
+def model() -> None:
+    """Inspect GLONET TorchScript weight files and map them onto our network."""
+
+
+@model.command(name="inspect")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--max-code-chars", default=20000, show_default=True, help="Truncate code to N.")
+def inspect_cmd(path: Path, max_code_chars: int) -> None:
+    """Print a TorchScript file's tensors (names, shapes) and its TorchScript code.
+
+    Settles the open points of the published network (forward logic, SelectiveFilterLayer)
+    for anyone who has the files.
+    """
+    from glonet_regions.model.weights import describe_torchscript
+
+    try:
+        click.echo(describe_torchscript(path, max_code_chars=max_code_chars))
+    except GlonetRegionsError as err:
+        raise click.ClickException(str(err)) from err
+
+
+@model.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--region", "region_name", default=None, help="Build the network on this region's grid."
+)
+@click.option(
+    "--group",
+    type=click.Choice(["surface", "intermediate", "deep"]),
+    default="surface",
+    show_default=True,
+    help="Depth group the file holds (5 or 40 channels).",
+)
+@click.option("--size", type=click.Choice(["full", "tiny"]), default="full", show_default=True)
+@click.option(
+    "--strict", is_flag=True, help="Fail on any missing, unexpected or mismatched tensor."
+)
+def import_cmd(path: Path, region_name: str | None, group: str, size: str, strict: bool) -> None:
+    """Map a TorchScript file's tensors onto our network by name and shape; print the report.
+
+    Without --region the network is built on GLONET's global 672 x 1440 grid; with it, on the
+    region's grid (the position embedding is then resized by interpolation).
+    """
+    import torch
+
+    from glonet_regions.core.depth import GLONET_DEPTH_SCHEME
+    from glonet_regions.model.network import build_glonet
+    from glonet_regions.model.weights import import_torchscript
+
+    try:
+        channels = GLONET_DEPTH_SCHEME.group(group).n_channels
+        shape: tuple[int, int] = (672, 1440)
+        if region_name is not None:
+            from glonet_regions.registry.facade import get_region
+
+            shape = get_region(region_name).grid.shape
+        with torch.device("cpu"):
+            net = build_glonet(channels, size, shape)  # type: ignore[arg-type]
+        report = import_torchscript(net, path, strict=strict)
+    except GlonetRegionsError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(report.format())
+    if not report.ok:
+        raise SystemExit(1)
