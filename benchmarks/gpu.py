@@ -16,7 +16,10 @@ One run measures, on the card it finds:
 * the 10-day forecast of all three depth groups (5 autoregressive calls each): compute only,
   and the host-to-device / device-to-host copies separately;
 * a short torch.profiler summary (top kernels by CUDA time) and the bytes the eager forward's
-  operators read and write (the memory-traffic floor at the measured copy bandwidth).
+  operators read and write (the memory-traffic floor at the measured copy bandwidth);
+* the C=40 training step profiled, eager and fast: forward / backward / optimizer split (CUDA
+  events) and top kernels (``profile_train_{eager,fast}_c40.txt``);
+* one space.NO-sized AFNO, eager vs fast: time and error vs float32 (section ``afno``).
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode``: matrix products and
 convolutions (forward and backward), not FFTs, normalisations or pointwise work.
@@ -466,6 +469,113 @@ def profile_section() -> dict[str, Any]:
     return sec
 
 
+def step_split(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tensor) -> dict:
+    """Seconds of forward, backward and optimizer step of one training step (CUDA events)."""
+    ev = [torch.cuda.Event(enable_timing=True) for _ in range(4)]
+    opt.zero_grad(set_to_none=True)
+    ev[0].record()
+    with autocast():
+        pred = model(x)
+    loss = F.mse_loss(pred.float(), y)
+    ev[1].record()
+    loss.backward()
+    ev[2].record()
+    opt.step()
+    ev[3].record()
+    ev[3].synchronize()
+    names = ("forward_s", "backward_s", "optimizer_s")
+    return {n: ev[i].elapsed_time(ev[i + 1]) / 1e3 for i, n in enumerate(names)}
+
+
+def profile_train_section() -> dict[str, Any]:
+    """C=40 training step: forward/backward/optimizer split and top kernels, eager vs fast."""
+    from torch.profiler import ProfilerActivity, profile
+
+    sec: dict[str, Any] = {}
+    torch.manual_seed(41)
+    c = 40
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+    y = torch.randn(1, 2, c, *GRID, device="cuda")
+    model = build_glonet(c, "full", GRID, checkpoint_blocks=True).cuda().train()
+    out_dir = Path(ARGS.out)
+    for label in ("eager", "fast"):
+        if label == "fast":
+            optimise_model(model, device="cuda", mode="fast", training=True)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+        step = train_step_fn(model, opt, x, y)
+        t = time.time()
+        step()
+        sync()
+        first = time.time() - t
+        step()
+        splits = [step_split(model, opt, x, y) for _ in range(2)]
+        split = {k: min(s_[k] for s_ in splits) for k in splits[0]}
+        sync()
+        sec[label] = {"first_step_s": first, "split": split}
+        log(f"train profile {label} C=40: first {first:.1f}s split {split}")
+        with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU],
+                     record_shapes=True) as prof:  # fmt: skip
+            step()
+            sync()
+        kernels = [e for e in prof.key_averages() if "CUDA" in str(getattr(e, "device_type", ""))]
+        kernels.sort(key=lambda e: -e.self_device_time_total)
+        total = sum(e.self_device_time_total for e in kernels) / 1e3
+        rows = [(e.key[:100], e.self_device_time_total / 1e3, e.count) for e in kernels[:25]]
+        text = "\n".join(f"{r[1]:10.2f} ms x{r[2]:<6} {r[0]}" for r in rows)
+        text += f"\n\ntotal kernel time {total:.1f} ms\n\n"
+        try:
+            ops = prof.key_averages(group_by_input_shape=True)
+            text += ops.table(sort_by="self_cuda_time_total", row_limit=40,
+                              max_name_column_width=60, max_shapes_column_width=110)  # fmt: skip
+        except Exception as exc:  # the kernel list above is the main result
+            text += f"op table failed: {exc!r}"
+        (out_dir / f"profile_train_{label}_c40.txt").write_text(text)
+        sec[label].update(kernel_ms=total, top=rows)
+        log(f"train profile {label} C=40: kernels {total:.0f} ms")
+        for r in rows[:15]:
+            log(f"   {r[1]:9.1f} ms  x{r[2]:<5} {r[0]}")
+        del opt, step
+        free()
+    del model
+    free()
+    return sec
+
+
+def afno_section() -> dict[str, Any]:
+    """One space.NO-sized AFNO (768 wide, 68x55 tokens): eager vs fast, time and error."""
+    from glonet_regions.model.blocks import AdativeFourierNeuralOperator
+    from glonet_regions.model.fast import FastAFNO
+    from glonet_regions.model.fast_kernels import afno_spectral
+
+    sec: dict[str, Any] = {}
+    torch.manual_seed(5)
+    h, w, d = 68, 55, 768
+    mod = AdativeFourierNeuralOperator(d, 2).cuda()
+    fast_mod = copy.deepcopy(mod)
+    fast_mod.__class__ = FastAFNO
+    x = torch.randn(2, h * w, d, device="cuda")
+    with torch.no_grad():
+        ref = mod(x, h, w)
+        for label, m in (("eager", mod), ("fast", fast_mod)):
+
+            def call(m: nn.Module = m) -> Tensor:
+                return m(x, h, w)
+
+            with autocast():
+                out = call()
+                sec[f"{label}_s"], _ = timed(call, reps=20, warmup=2)
+            sec[f"{label}_rel_l2_vs_fp32"] = rel_l2(out.float(), ref)
+        z = torch.fft.rfft2(x.reshape(2, h, w, d), dim=(1, 2), norm="ortho")
+        args = (mod.w1, mod.b1, mod.w2, mod.b2, 2, 0.0)
+        s32 = torch.view_as_real(afno_spectral(z, *args, torch.float32))
+        s16 = torch.view_as_real(afno_spectral(z, *args, torch.bfloat16))
+        sec["spectral_bf16_vs_fp32_rel_l2"] = rel_l2(s16, s32)
+    log(f"afno: {sec}")
+    return sec
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
@@ -577,14 +687,16 @@ def main() -> int:
     peak = RESULTS["ceilings"]["matmul_bf16_tflops"]
     save()
     plan: list[tuple[str, float, Callable[[], dict[str, Any]]]] = [
+        ("afno", 20, afno_section),
         ("inference_c40", 90, lambda: inference_section(40, peak)),
-        ("inference_c5", 40, lambda: inference_section(5, peak)),
-        ("profile", 40, profile_section),
-        ("forecast", 90, forecast_section),
-        ("training_c5", 120, lambda: training_section(
-            5, peak, RESULTS["sections"]["inference_c5"]["forward_flops"])),
+        ("profile_train", 100, profile_train_section),
         ("training_c40", 60, lambda: training_section(
             40, peak, RESULTS["sections"]["inference_c40"]["forward_flops"])),
+        ("forecast", 90, forecast_section),
+        ("inference_c5", 40, lambda: inference_section(5, peak)),
+        ("training_c5", 120, lambda: training_section(
+            5, peak, RESULTS["sections"]["inference_c5"]["forward_flops"])),
+        ("profile", 40, profile_section),
     ]  # fmt: skip
     for name, need, fn in plan:
         if name in skip:

@@ -5,7 +5,8 @@ Two entry points:
 * :func:`optimise_model` prepares a network for training or inference on a device. ``"eager"``
   leaves it as built; ``"fast"`` (the ``"auto"`` choice on CUDA) turns on cuDNN autotuning,
   stores convolution weights channels-last and swaps the GroupNorm+LeakyReLU chains, the
-  Inception branch sums and the FourierNetBlock MLP halves for fused functions
+  Inception branch sums, the AFNO spectral MLPs (two batched products over interleaved
+  real/imag modes) and the FourierNetBlock MLP halves for fused functions
   (:mod:`glonet_regions.model.fast_kernels`, compiled lazily with ``torch.compile`` on CUDA).
   The state dict (names, shapes, values) is unchanged, so checkpoints and the published weights
   load the same. In training it also picks which branches recompute their activations.
@@ -32,7 +33,7 @@ from glonet_regions.model.blocks import (
     GroupConv2d,
     Inception,
 )
-from glonet_regions.model.fast_kernels import compiled, gn_lrelu, mlp_residual
+from glonet_regions.model.fast_kernels import afno_spectral, compiled, gn_lrelu, mlp_residual
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
 
@@ -120,32 +121,36 @@ class FastInception(Inception):
 
 
 class FastAFNO(AdativeFourierNeuralOperator):
-    """AFNO whose 1x1 ``Conv1d`` skip runs as the equivalent ``linear`` on the token layout."""
+    """AFNO with the spectral MLP as two batched matrix products over interleaved real/imag.
+
+    Same parameters as :class:`AdativeFourierNeuralOperator`. The 1x1 ``Conv1d`` skip runs as
+    the equivalent ``linear``; the spectral MLP (eight float32 einsums and the complex
+    assembly in eager) becomes two ``baddbmm`` calls, see
+    :func:`~glonet_regions.model.fast_kernels.afno_spectral`. The FFTs stay float32; the
+    matrix products run in the autocast dtype when autocast is on (bf16), else in the
+    tokens' dtype with float32 weights folded first.
+    """
 
     def forward(self, x: Tensor, h: int, w: int) -> Tensor:
-        """Same as :meth:`AdativeFourierNeuralOperator.forward`, without the two transposes."""
+        """Same as :meth:`AdativeFourierNeuralOperator.forward` up to rounding."""
         b, n, d = x.shape
         if n != h * w:
             raise ValueError(f"AFNO got {n} tokens for a {h}x{w} grid")
         skip = F.linear(x, self.bias.weight.squeeze(-1), self.bias.bias)
         in_dtype = x.dtype
+        dev_type = x.device.type
+        if torch.is_autocast_enabled(dev_type):
+            mm_dtype = torch.get_autocast_dtype(dev_type)
+        elif in_dtype in (torch.bfloat16, torch.float16):
+            mm_dtype = in_dtype
+        else:
+            mm_dtype = torch.float32
         with torch.autocast(device_type=x.device.type, enabled=False):
             z = torch.fft.rfft2(x.float().reshape(b, h, w, d), dim=(1, 2), norm="ortho")
-            z = z.reshape(b, h, w // 2 + 1, self.num_blocks, self.block_size)
-            w1, b1 = self.w1.float(), self.b1.float()
-            w2, b2 = self.w2.float(), self.b2.float()
-            re, im = z.real, z.imag
-            eq = "...bi,bio->...bo"
-            r1 = self.relu(torch.einsum(eq, re, w1[0]) - torch.einsum(eq, im, w1[1]) + b1[0])
-            i1 = self.relu(torch.einsum(eq, re, w1[1]) + torch.einsum(eq, im, w1[0]) + b1[1])
-            del re, im, z
-            r2 = torch.einsum(eq, r1, w2[0]) - torch.einsum(eq, i1, w2[1]) + b2[0]
-            i2 = torch.einsum(eq, r2, w2[1]) + torch.einsum(eq, i1, w2[0]) + b2[1]
-            del r1, i1
-            if self.sparsity_threshold > 0:
-                r2 = F.softshrink(r2, self.sparsity_threshold)
-                i2 = F.softshrink(i2, self.sparsity_threshold)
-            z = torch.complex(r2, i2).reshape(b, h, w // 2 + 1, d)
+            z = afno_spectral(
+                z, self.w1, self.b1, self.w2, self.b2, self.num_blocks,
+                self.sparsity_threshold, mm_dtype,
+            )  # fmt: skip
             y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
         return y.to(in_dtype) + skip
 
