@@ -41,8 +41,8 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "--start",
     "start",
     default=None,
-    help="Start date(s) YYYY-MM-DD[,...] (lead day index 0). Default with a store: the first "
-    "test-split date with enough data.",
+    help="Start date(s) YYYY-MM-DD[,...] (lead day index 0). Default with a store: every 7th "
+    "day of the test split that has the initial days and the truth of every lead day.",
 )
 @click.option(
     "--days",

@@ -34,8 +34,14 @@ __all__ = [
 ]
 
 
-def default_start_dates(source: DailySource, days: int, *, split: str = "test") -> list[dt.date]:
-    """The first date of ``split`` (or of the data) with 2 input days and ``days`` truth days."""
+def default_start_dates(
+    source: DailySource, days: int, *, split: str = "test", every: int = 7
+) -> list[dt.date]:
+    """Start dates of ``split`` (or of the data) every ``every`` days.
+
+    A start qualifies when the source holds its 2 initial days and the ``days`` following days
+    (the truth of every lead day), so scores average over several forecasts instead of one.
+    """
     have = set(source.dates)
     splits = getattr(source, "splits", None)
     candidates = sorted(have)
@@ -43,13 +49,18 @@ def default_start_dates(source: DailySource, days: int, *, split: str = "test") 
         rng = splits.get(split)
         in_split = [d for d in candidates if rng.contains(d)]
         candidates = in_split or candidates
+    starts: list[dt.date] = []
     for d in candidates:
+        if starts and (d - starts[-1]).days < every:
+            continue
         need = [d + dt.timedelta(days=k) for k in range(-2, days)]
         if all(n in have for n in need):
-            return [d]
-    raise DataError(
-        f"{source.name}: no start date has the 2 initial days and {days} following days"
-    )
+            starts.append(d)
+    if not starts:
+        raise DataError(
+            f"{source.name}: no start date has the 2 initial days and {days} following days"
+        )
+    return starts
 
 
 def persistence_cube(
