@@ -24,8 +24,10 @@ from glonet_regions.core import (
 from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.data import sample_ocean as so
 from glonet_regions.data.sample import (
+    GENERATOR_VERSION,
     SampleInfo,
     generate_sample,
+    generator_version,
     global_grid_for,
     native_levels_for,
     sample_splits,
@@ -209,7 +211,7 @@ def test_day_to_day_change_is_mostly_advection(sample: SampleInfo, regional: xr.
         errors_p.append(np.mean((regional.zos.values[day][ok] - nxt[ok]) ** 2))
         errors_a.append(np.mean((adv[ok] - nxt[ok]) ** 2))
     persistence, advection = np.sqrt(np.mean(errors_p)), np.sqrt(np.mean(errors_a))
-    assert persistence > 0.002  # day-to-day changes are real, well above the noise (1 mm)
+    assert persistence > 0.002  # day-to-day changes are real, well above the noise's (0.9 mm)
     assert advection < 0.75 * persistence
 
 
@@ -291,3 +293,38 @@ def test_land_matches_global_land_mask() -> None:
     grid = region.grid.isel(slice(None, None, 20), slice(None, None, 20))
     lat2d, lon2d = np.meshgrid(grid.lat, grid.lon, indexing="ij")
     np.testing.assert_array_equal(so.land_mask(grid), globe.is_land(lat2d, lon2d))
+
+
+def test_red_noise_is_smooth_red_and_deterministic() -> None:
+    box = BBox(-19.0, 5.0, 26.0, 56.0)
+    a = so.RedNoise.build(box, 60, seed=1, stream=1)
+    b = so.RedNoise.build(box, 60, seed=1, stream=1)
+    c = so.RedNoise.build(box, 60, seed=1, stream=2)
+    f = a.fields["zos"]
+    assert f.tobytes() == b.fields["zos"].tobytes()
+    assert not np.array_equal(f, c.fields["zos"])
+    assert 0.6 < float(f.std()) < 1.4  # unit variance (up to sampling)
+    # Red in time: lag-1 correlation exp(-1 / tau); the daily change is small.
+    lag1 = np.corrcoef(f[1:].ravel(), f[:-1].ravel())[0, 1]
+    assert abs(lag1 - np.exp(-1 / so.NOISE_TAU_DAYS)) < 0.03
+    assert np.std(np.diff(f, axis=0)) < 0.55 * np.std(f)
+    # Smooth in space: neighbouring coarse cells are strongly correlated.
+    assert np.corrcoef(f[:, :, 1:].ravel(), f[:, :, :-1].ravel())[0, 1] > 0.8
+    # On a grid, scaled by NOISE and a depth profile decaying to a tenth.
+    grid = ibi36_like().grid.isel(slice(None, None, 24), slice(None, None, 24))
+    z = a.level_block("thetao", 3, grid, np.array([0.5, 5000.0]))
+    assert z.shape == (2, *grid.shape) and z.dtype == np.float32
+    np.testing.assert_allclose(z[1] / z[0], 0.1 / (0.1 + 0.9 * np.exp(-0.5 / 300)), rtol=1e-3)
+    assert abs(float(z[0].std()) - so.NOISE["thetao"]) < 0.6 * so.NOISE["thetao"]
+
+
+def test_generator_version_and_sample_reuse(tmp_path: Path) -> None:
+    from glonet_regions.data.prepare import load_or_generate_sample
+
+    region = ibi36_like()
+    assert generator_version(tmp_path) == 1  # no manifest
+    info = generate_sample(region, tmp_path, n_days=4, stride=36, seed=1)
+    assert generator_version(tmp_path) == GENERATOR_VERSION == 2
+    # A matching sample is reused as it is (a default one would have 400 days).
+    again = load_or_generate_sample(region, tmp_path, variant="demo", seed=1)
+    assert again == info and again.n_days == 4

@@ -73,6 +73,11 @@ def test_cli_values_override_file_values_and_defaults_resolve() -> None:
     assert (r.model_size, r.init, r.run_dir) == ("tiny", "random", "runs/r")
     assert r.store == "runs/r/store"
     assert FinetuneConfig(region="r").resolved().init == "published"
+    # Epochs and warm-up left null take the --sample defaults (the CPU demo) or the general ones.
+    assert (r.epochs, r.warmup_steps) == (10, 30) == (merged.n_epochs, merged.n_warmup_steps)
+    plain = FinetuneConfig(region="r").resolved()
+    assert (plain.epochs, plain.warmup_steps) == (4, 10)
+    assert FinetuneConfig(region="r", sample=True, epochs=3).resolved().epochs == 3
 
 
 def test_example_config_is_valid() -> None:

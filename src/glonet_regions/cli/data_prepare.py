@@ -27,36 +27,6 @@ class _Date(click.ParamType):
 DATE = _Date()
 
 
-def _load_or_generate_sample(region: Any, folder: Path, variant: str, seed: int) -> Any:
-    from glonet_regions.data import sample as sample_mod
-
-    try:
-        info = sample_mod.SampleInfo.load(folder)
-        if info.variant == variant and info.seed == seed:
-            return info
-    except Exception:  # no usable sample there yet: generate one
-        pass
-    return sample_mod.generate_sample(region, folder, variant=variant, seed=seed)  # type: ignore[arg-type]
-
-
-def _sample_source(region: Any, info: Any) -> Any:
-    from glonet_regions.data.canonical_source import CanonicalSource
-
-    manifest = {
-        "sample": {
-            "variant": info.variant,
-            "seed": info.seed,
-            "start": str(info.start),
-            "end": str(info.end),
-            "description": info.description,
-            "note": "synthetic embedded sample (see glonet_regions.data.sample)",
-        }
-    }
-    return CanonicalSource.from_files(
-        region, info.regional_files, info.global_files, description=manifest
-    )
-
-
 def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) -> Any:
     from glonet_regions.core.errors import DataError
     from glonet_regions.data.canonical_source import CanonicalSource, InputRef
@@ -119,29 +89,30 @@ def prepare(
     one.
     """
     try:
-        from glonet_regions.data.prepare import prepare_store
+        from glonet_regions.data.prepare import prepare_sample_store, prepare_store
         from glonet_regions.data.store import Layout
         from glonet_regions.registry.facade import get_region
 
         region = get_region(region_name)
-        splits = None
+        layout = Layout(chunk_days, shard_days)
+        command = " ".join(["glonet-regions", *sys.argv[1:]])
         if use_sample:
-            folder = sample_dir or out.parent / f"{out.name}.sample"
-            click.echo(f"Sample in {folder}")
-            info = _load_or_generate_sample(region, folder, variant, seed)
-            source = _sample_source(region, info)
-            splits = info.splits
-        elif regional:
-            from glonet_regions.data.canonical_source import CanonicalSource
-
-            source = CanonicalSource.from_files(region, regional, global_files)
+            result = prepare_sample_store(
+                region, out, sample_dir=sample_dir, variant=variant, seed=seed, start=start,
+                end=end, layout=layout, workers=workers, scheduler=scheduler, command=command,
+                log=click.echo,
+            )  # fmt: skip
         else:
-            source = _registry_source(region, start, end)
-        result = prepare_store(
-            out, source, region=region, start=start, end=end, splits=splits,
-            layout=Layout(chunk_days, shard_days), workers=workers, scheduler=scheduler,
-            command=" ".join(["glonet-regions", *sys.argv[1:]]), log=click.echo,
-        )  # fmt: skip
+            if regional:
+                from glonet_regions.data.canonical_source import CanonicalSource
+
+                source = CanonicalSource.from_files(region, regional, global_files)
+            else:
+                source = _registry_source(region, start, end)
+            result = prepare_store(
+                out, source, region=region, start=start, end=end, layout=layout,
+                workers=workers, scheduler=scheduler, command=command, log=click.echo,
+            )  # fmt: skip
     except GlonetRegionsError as err:
         raise click.ClickException(str(err)) from None
     click.echo(

@@ -47,6 +47,7 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
         "boundary_provider",
         "boundary_width",
         "amp",
+        "exec_mode",
         "grad_checkpointing",
         "grad_clip",
         "early_stopping_patience",
@@ -148,6 +149,11 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--boundary-provider", help="strip | relaxation | none | a plugin's [region].")
 @click.option("--boundary-width", type=int, help="Boundary zone width in cells [region].")
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast on CUDA.")
+@click.option(
+    "--exec-mode",
+    type=click.Choice(["auto", "fast", "eager"]),
+    help="auto: the optimised path on CUDA, eager on CPU [auto].",
+)
 @click.option(
     "--grad-checkpointing/--no-grad-checkpointing", default=None, help="Activation checkpointing."
 )

@@ -341,6 +341,45 @@ class Region:
         data_grid = Grid.from_dataset(ds, source=source)
         return self.match_grid(data_grid.lat, data_grid.lon, source=source)
 
+    # -- open-boundary zone ----------------------------------------------------------------
+    def boundary_zone(self, grid: Grid) -> np.ndarray:
+        """The open-boundary zone on ``grid``, as a boolean ``(nlat, nlon)`` mask.
+
+        The zone is ``open_boundaries.width`` cells of the region's own grid along each open
+        edge. When ``grid`` lies on the nodes of one of the region's grid versions (a thinned
+        store, a cut-out window), the zone is computed on that full grid and cut out, so it
+        covers the same sea whatever the working grid; otherwise it is taken on ``grid``.
+        Training losses, forecasts and interior scores all use this one definition.
+        """
+        ob = self.open_boundaries
+        if not ob.edges or ob.width == 0:
+            return np.zeros(grid.shape, dtype=bool)
+        try:
+            match = self.match_grid(grid.lat, grid.lon)
+        except GridMismatchError:
+            return ob.zone_mask(grid.shape)
+        full = ob.zone_mask(match.version.grid.shape)
+        return full[np.ix_(match.index.lat, match.index.lon)]
+
+    def boundary_width_on(self, grid: Grid) -> int:
+        """Width in cells of ``grid`` of the open-boundary zone (see :meth:`boundary_zone`).
+
+        On the region's own grid this is ``open_boundaries.width``; on a grid thinned by ``k``
+        it is ``ceil(width / k)``. 0 when the region has no open boundary.
+        """
+        zone = self.boundary_zone(grid)
+        h, w = grid.shape
+        widths = [0]
+        for edge in self.open_boundaries.edges:
+            line = {
+                "west": zone[h // 2, :],
+                "east": zone[h // 2, ::-1],
+                "south": zone[:, w // 2],
+                "north": zone[::-1, w // 2],
+            }[edge]
+            widths.append(int(np.argmin(line)) if not line.all() else int(line.size))
+        return max(widths)
+
     # -- datasets and boxes ----------------------------------------------------------------
     def dataset(self, key: str) -> SourceDataset:
         for d in self.datasets:

@@ -498,3 +498,92 @@ def prepare_store(
     say(f"Store {path} complete")
     return PrepareResult(path, len(days), n_chunks, len(pending), n_chunks - len(pending), False,
                          _time.perf_counter() - t0)  # fmt: skip
+
+
+def load_or_generate_sample(
+    region: Region, folder: str | Path, *, variant: str = "demo", seed: int = 0
+) -> Any:
+    """The SYNTHETIC sample in ``folder`` if it matches ``region``, ``variant`` and ``seed``.
+
+    Otherwise (missing, unreadable, another variant, seed or region, or written by an older
+    version of the generator) it is generated there.
+
+    Returns:
+        The :class:`~glonet_regions.data.sample.SampleInfo`.
+    """
+    from glonet_regions.data import sample as sample_mod
+
+    try:
+        info = sample_mod.SampleInfo.load(folder)
+        if (
+            info.variant == variant
+            and info.seed == seed
+            and info.region in ("", region.name)
+            and sample_mod.generator_version(folder) == sample_mod.GENERATOR_VERSION
+        ):
+            return info
+    except (GlonetRegionsError, OSError):  # no usable sample there yet: generate one
+        pass
+    return sample_mod.generate_sample(region, folder, variant=variant, seed=seed)  # type: ignore[arg-type]
+
+
+def prepare_sample_store(
+    region: Region,
+    store_path: str | Path,
+    *,
+    sample_dir: str | Path | None = None,
+    variant: str = "demo",
+    seed: int = 0,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    layout: Layout | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    command: str | None = None,
+    on_chunk_done: ChunkHook | None = None,
+    log: Callable[[str], None] | None = None,
+) -> PrepareResult:
+    """Generate (or reuse) the SYNTHETIC sample of ``region`` and build its training store.
+
+    What ``data prepare --sample`` and ``finetune --sample`` do: the sample (see
+    :mod:`glonet_regions.data.sample`) is reused from ``sample_dir`` when it matches
+    ``variant`` and ``seed``, else generated there; the store is then built (or resumed, or
+    left alone when complete) with the sample's own train/validation/test splits.
+
+    Args:
+        region: The region.
+        store_path: Store folder.
+        sample_dir: Where the sample files are (or go); default ``<store>.sample`` beside it.
+        variant: ``demo`` or ``full``.
+        seed: Sample seed.
+        start, end, layout, workers, scheduler, command, on_chunk_done, log: As for
+            :func:`prepare_store`.
+
+    Returns:
+        The :class:`PrepareResult` of :func:`prepare_store`.
+    """
+    from glonet_regions.data.canonical_source import CanonicalSource
+
+    store = Path(store_path)
+    folder = Path(sample_dir) if sample_dir is not None else store.parent / f"{store.name}.sample"
+    if log is not None:
+        log(f"Sample in {folder}")
+    info = load_or_generate_sample(region, folder, variant=variant, seed=seed)
+    description = {
+        "sample": {
+            "variant": info.variant,
+            "seed": info.seed,
+            "start": str(info.start),
+            "end": str(info.end),
+            "description": info.description,
+            "note": "synthetic embedded sample (see glonet_regions.data.sample)",
+        }
+    }
+    source = CanonicalSource.from_files(
+        region, info.regional_files, info.global_files, description=description
+    )
+    return prepare_store(
+        store, source, region=region, start=start, end=end, splits=info.splits, layout=layout,
+        workers=workers, scheduler=scheduler, command=command, on_chunk_done=on_chunk_done,
+        log=log,
+    )  # fmt: skip

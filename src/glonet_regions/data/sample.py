@@ -35,9 +35,9 @@ from glonet_regions.data.sample_ocean import (
     Geography,
     OceanOnGrid,
     Perturbation,
+    RedNoise,
     SyntheticOcean,
     integrate_tracks,
-    noise,
     smoothstep,
 )
 
@@ -53,16 +53,18 @@ IBI_LEVELS: tuple[float, ...] = (
 
 Variant = Literal["demo", "full"]
 MANIFEST_NAME = "sample_manifest.json"
+#: Version of the generator's dynamics, recorded in the manifest (2: red, smooth noise).
+GENERATOR_VERSION = 2
 FORECAST_NAME = "sample_physical_forecast.nc"
 DEFAULT_STRIDE = {"demo": 12, "full": 1}
-DEFAULT_N_DAYS = {"demo": 270, "full": 21}
+DEFAULT_N_DAYS = {"demo": 400, "full": 21}
 GLOBAL_RESOLUTION = 0.25
 GLOBAL_MARGIN_DEG = 3.0
 FORECAST_LEADS = 10
 FORECAST_EVERY_DAYS = 7
 #: Model error of the synthetic global source.
 GLOBAL_ERROR = Perturbation(lag_days=1.0, smooth_km=25.0, t_bias=0.2)
-#: The global model is smoother than the regional truth: a quarter of its noise.
+#: The global model is smoother than the regional truth: a quarter of its noise (independent).
 GLOBAL_NOISE_FACTOR = 0.25
 _STREAM_REGIONAL, _STREAM_GLOBAL, _STREAM_EDDIES, _STREAM_FORECAST = 1, 2, 3, 4
 _VARS_3D = ("thetao", "so", "uo", "vo")
@@ -187,6 +189,15 @@ class SampleInfo:
         if missing:
             raise DataError(f"{path}: the manifest names missing files, e.g. {missing[0]}")
         return info
+
+
+def generator_version(out_dir: str | Path) -> int:
+    """The ``generator_version`` in ``out_dir``'s manifest (1 when absent or unreadable)."""
+    try:
+        data = json.loads((Path(out_dir) / MANIFEST_NAME).read_text())
+        return int(data.get("generator_version", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 1
 
 
 def sample_splits(start: dt.date, n_days: int) -> DateSplits:
@@ -314,25 +325,21 @@ def _write_state(
     state: Any,
     static: OceanOnGrid,
     *,
-    seed: int,
-    stream: int | None,
+    noise: RedNoise | None,
     day_index: int,
-    noise_factor: float = 1.0,
 ) -> None:
     """Write one day's five variables at ``index`` (leading dims), level block by block."""
-    shape = static.grid.shape
     zos = state.zos(static).astype(np.float32)
-    if stream is not None:
-        zos += noise(seed, stream, day_index, "zos", 0, shape, factor=noise_factor)
+    if noise is not None:
+        zos += noise.level_block("zos", day_index, static.grid)
     vars_["zos"][(*index, slice(None), slice(None))] = zos
     for var in _VARS_3D:
+        base = noise.surface(var, day_index, static.grid) if noise is not None else None
         for k0, k1 in _level_blocks(static.depths.size, static.grid):
             block = state.level(static, var, k0, k1).astype(np.float32)
-            if stream is not None:
-                block += noise(
-                    seed, stream, day_index, var, k0, block.shape, static.depths[k0:k1],
-                    factor=noise_factor,
-                )  # fmt: skip
+            if noise is not None and base is not None:
+                scale = noise.profile(var, static.depths[k0:k1])
+                block += (base[None] * scale[:, None, None]).astype(np.float32)
             vars_[var][(*index, slice(k0, k1), slice(None), slice(None))] = block
 
 
@@ -345,10 +352,9 @@ def _write_daily_files(
     attrs: dict[str, Any],
     *,
     variant: str,
-    seed: int,
-    stream: int,
+    noise: RedNoise,
     pert: Perturbation | None,
-    noise_factor: float = 1.0,
+    coarse: bool = False,
 ) -> list[Path]:
     paths = []
     start = ocean.start
@@ -357,14 +363,11 @@ def _write_daily_files(
         with io.atomic_dataset(path, attrs) as ds:
             io.define_time(ds, "time", block)
             io.define_space(ds, static.grid, static.depths)
-            vars_ = io.define_variables(ds, ("time",), static.grid, coarse=noise_factor < 1)
+            vars_ = io.define_variables(ds, ("time",), static.grid, coarse=coarse)
             for i, day in enumerate(block):
                 t = float((day - start).days)
                 state = ocean.fields(static, t, pert=pert)
-                _write_state(
-                    vars_, (i,), state, static, seed=seed, stream=stream, day_index=int(t),
-                    noise_factor=noise_factor,
-                )  # fmt: skip
+                _write_state(vars_, (i,), state, static, noise=noise, day_index=int(t))
         paths.append(path)
     return paths
 
@@ -424,7 +427,7 @@ def _write_forecast(
                 t = init + 1 + lead_i
                 pert = Perturbation(t_bias_per_day=0.01, flow_factor=factor)
                 state = fc.fields(static, t, pert=pert, lead_days=1 + lead_i)
-                _write_state(vars_, (s, lead_i), state, static, seed=seed, stream=None, day_index=0)
+                _write_state(vars_, (s, lead_i), state, static, noise=None, day_index=0)
         ds.setncattr("forecast_initialisation", "truth of the day before first_day_datetime")
         ds.setncattr("forecast_flow_factors", np.asarray(factors, dtype=np.float64))
 
@@ -445,10 +448,10 @@ def generate_sample(
         region: The region; its default grid (``region.grid``) is used, thinned by ``stride``,
             its native levels (IBI's 50 by default) down to GLONET's deepest level.
         out_dir: Output folder (created).
-        variant: ``demo`` (every 12th node, 270 days, monthly files) or ``full`` (the whole
+        variant: ``demo`` (every 12th node, 400 days, monthly files) or ``full`` (the whole
             grid, 21 days, one file per day, streamed level by level).
         start: First day.
-        n_days: Number of days (default 270 for demo, 21 for full).
+        n_days: Number of days (default 400 for demo, 21 for full).
         seed: Random seed; the same seed gives identical data values.
         stride: Grid thinning (default 12 for demo, 1 for full).
 
@@ -488,17 +491,20 @@ def generate_sample(
     days = [start_day + dt.timedelta(days=i) for i in range(n_days)]
 
     reg_static = OceanOnGrid.build(geo, grid, native)
+    reg_noise = RedNoise.build(full.bbox, n_days, seed, _STREAM_REGIONAL)
     regional = _write_daily_files(
         root / "regional", "sample_regional", ocean, reg_static, days,
         _global_attrs("regional daily means", region, variant, seed, start_day),
-        variant=variant, seed=seed, stream=_STREAM_REGIONAL, pert=None,
+        variant=variant, noise=reg_noise, pert=None,
     )  # fmt: skip
     gl_static = OceanOnGrid.build(geo, gl_grid, gl_depths)
+    gl_noise = RedNoise.build(
+        gl_grid.bbox, n_days, seed, _STREAM_GLOBAL, factor=GLOBAL_NOISE_FACTOR
+    )
     global_files = _write_daily_files(
         root / "global", "sample_global", ocean, gl_static, days,
         _global_attrs("global model daily means (1/4 degree)", region, variant, seed, start_day),
-        variant=variant, seed=seed, stream=_STREAM_GLOBAL, pert=GLOBAL_ERROR,
-        noise_factor=GLOBAL_NOISE_FACTOR,
+        variant=variant, noise=gl_noise, pert=GLOBAL_ERROR, coarse=True,
     )  # fmt: skip
     first_days = forecast_first_days(splits, end)
     fc_static = OceanOnGrid.build(geo, grid, gl_depths)
@@ -537,6 +543,7 @@ def generate_sample(
         root=root,
     )
     manifest = info.to_dict()
+    manifest["generator_version"] = GENERATOR_VERSION
     manifest["generation_seconds"] = round(time.perf_counter() - t0, 2)
     manifest["bytes"] = {
         k: sum(p.stat().st_size for p in getattr(info, k))

@@ -17,7 +17,9 @@ definition. The state at day ``t`` (days since the sample start, 12:00) is:
   non-geostrophic mean drift, tapered to zero near the coast.
 * ``thetao = T_bg(lat, z) + seasonal(t) exp(-z/80) + 10 eta_eddies exp(-z/350)``;
   ``so = S_bg(lat, z) + 1.2 eta_eddies exp(-z/350)`` (warm, salty anticyclones).
-* small deterministic noise; NaN on land and below the synthetic bottom.
+* small deterministic noise, red in time (AR(1), e-folding ``NOISE_TAU_DAYS``) and smooth in
+  space (Gaussian, ``NOISE_SCALE_KM``), so that it changes little from one day to the next; NaN
+  on land and below the synthetic bottom.
 
 Eddies are Gaussian SSH bumps born and dying smoothly (``sin^2`` life cycle) and carried by the
 surface mean flow plus a westward beta drift, integrated daily from their birth.
@@ -53,8 +55,14 @@ BETA_U, BETA_V = -0.04, 0.015
 # Slope current SSH amplitude (m) and width of the slope ramp (km).
 SLOPE_ETA = 0.12
 SLOPE_WIDTH_KM = 30.0
-# Noise standard deviations: zos (m), thetao (degC), so (1e-3), uo/vo (m/s).
-NOISE = {"zos": 0.001, "thetao": 0.01, "so": 0.002, "uo": 0.003, "vo": 0.003}
+# Noise standard deviations at the surface: zos (m), thetao (degC), so (1e-3), uo/vo (m/s).
+NOISE = {"zos": 0.002, "thetao": 0.015, "so": 0.002, "uo": 0.004, "vo": 0.004}
+# The noise is an AR(1) process in time (e-folding in days) of smooth fields (Gaussian
+# smoothing, e-folding km), defined on a coarse grid and interpolated: its day-to-day change is
+# sqrt(2 (1 - exp(-1 / tau))) ~ 0.44 of its standard deviation.
+NOISE_TAU_DAYS = 10.0
+NOISE_SCALE_KM = 80.0
+NOISE_RESOLUTION_DEG = 0.25
 VARIABLE_IDS = {"zos": 0, "thetao": 1, "so": 2, "uo": 3, "vo": 4}
 
 
@@ -155,23 +163,27 @@ class Geography:
 
     def interp(self, field2d: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """Bilinear interpolation of a dynamics-grid field at points (clamped at the edges)."""
-        g = self.grid
-        fi = np.clip((np.asarray(lat) - g.lat[0]) / g.dlat, 0, g.shape[0] - 1.000001)
-        fj = np.clip((np.asarray(lon) - g.lon[0]) / g.dlon, 0, g.shape[1] - 1.000001)
-        i0, j0 = np.floor(fi).astype(np.int64), np.floor(fj).astype(np.int64)
-        wi, wj = fi - i0, fj - j0
-        f = field2d
-        return (
-            f[i0, j0] * (1 - wi) * (1 - wj)
-            + f[i0 + 1, j0] * wi * (1 - wj)
-            + f[i0, j0 + 1] * (1 - wi) * wj
-            + f[i0 + 1, j0 + 1] * wi * wj
-        )
+        return bilinear(self.grid, field2d, lat, lon)
 
     def on_grid(self, field2d: np.ndarray, grid: Grid) -> np.ndarray:
         """A dynamics-grid field interpolated onto every node of ``grid``."""
         lat2d, lon2d = np.meshgrid(grid.lat, grid.lon, indexing="ij")
         return self.interp(field2d, lat2d, lon2d)
+
+
+def bilinear(grid: Grid, field2d: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a ``grid`` field at points (clamped at the edges)."""
+    fi = np.clip((np.asarray(lat) - grid.lat[0]) / grid.dlat, 0, grid.shape[0] - 1.000001)
+    fj = np.clip((np.asarray(lon) - grid.lon[0]) / grid.dlon, 0, grid.shape[1] - 1.000001)
+    i0, j0 = np.floor(fi).astype(np.int64), np.floor(fj).astype(np.int64)
+    wi, wj = fi - i0, fj - j0
+    f = field2d
+    return (
+        f[i0, j0] * (1 - wi) * (1 - wj)
+        + f[i0 + 1, j0] * wi * (1 - wj)
+        + f[i0, j0 + 1] * (1 - wi) * wj
+        + f[i0 + 1, j0 + 1] * wi * wj
+    )
 
 
 def _haversine_km(
@@ -528,25 +540,101 @@ class SurfaceState:
         return np.where(static.wet[k0:k1], out, np.nan)
 
 
-def noise(
-    seed: int,
-    stream: int,
-    day: int,
-    var: str,
-    first_level: int,
-    shape: tuple[int, ...],
-    depths: np.ndarray | None = None,
-    factor: float = 1.0,
-) -> np.ndarray:
-    """Deterministic white noise for one (stream, day, variable, block of levels).
+@dataclass(frozen=True, eq=False)
+class RedNoise:
+    """Deterministic noise fields, smooth in space and red (AR(1)) in time.
 
-    ``shape`` is ``(lat, lon)`` for ``zos`` or ``(levels, lat, lon)`` with ``depths`` the depth
-    of each level. The standard deviation is ``factor * NOISE[var]`` at the surface, falling to
-    a tenth of it at depth (e-folding 300 m).
+    One unit-variance field per variable and day on a coarse grid (``NOISE_RESOLUTION_DEG``):
+    white noise smoothed by a Gaussian of e-folding scale ``scale_km``, evolved as
+    ``x[d] = phi x[d-1] + sqrt(1 - phi^2) e[d]`` with ``phi = exp(-1 / tau_days)`` (started in
+    its stationary state), so consecutive days are strongly correlated and the day-to-day
+    change is small. :meth:`level_block` scales a field by ``NOISE[var]`` and a depth profile.
+
+    Attributes:
+        grid: The coarse noise grid.
+        fields: Variable name -> ``(n_days, nlat, nlon)`` float32 unit-variance fields.
+        factor: Multiplies every standard deviation (the global source uses a quarter).
     """
-    rng = np.random.default_rng([seed, stream, day + 100_000, VARIABLE_IDS[var], first_level + 1])
-    out = rng.standard_normal(shape, dtype=np.float32)
-    if depths is None:
-        return out * np.float32(factor * NOISE[var])
-    scale = factor * NOISE[var] * (0.1 + 0.9 * np.exp(-np.asarray(depths) / 300.0))
-    return out * scale.astype(np.float32)[:, None, None]
+
+    grid: Grid
+    fields: dict[str, np.ndarray]
+    factor: float = 1.0
+
+    @classmethod
+    def build(
+        cls,
+        box: BBox,
+        n_days: int,
+        seed: int,
+        stream: int,
+        *,
+        factor: float = 1.0,
+        tau_days: float = NOISE_TAU_DAYS,
+        scale_km: float = NOISE_SCALE_KM,
+        resolution: float = NOISE_RESOLUTION_DEG,
+    ) -> RedNoise:
+        """Noise for days ``0 .. n_days - 1`` over ``box`` (plus one coarse cell)."""
+        from scipy import ndimage
+
+        pad = 2 * resolution
+        grid = Grid.from_bbox(
+            BBox(box.lon_min - pad, box.lon_max + pad, box.lat_min - pad, box.lat_max + pad),
+            resolution,
+        )
+        coslat = max(float(np.cos(np.deg2rad(np.mean(grid.lat)))), 0.1)
+        # exp(-r^2 / L^2) has a Gaussian sigma of L / sqrt(2).
+        sig_cells = scale_km / np.sqrt(2.0) / (resolution * _KM_PER_DEG)
+        sigma = (sig_cells, sig_cells / coslat)
+        delta = np.zeros(grid.shape)
+        delta[grid.shape[0] // 2, grid.shape[1] // 2] = 1.0
+        norm = float(np.sqrt(np.sum(ndimage.gaussian_filter(delta, sigma, mode="wrap") ** 2)))
+        phi = float(np.exp(-1.0 / tau_days))
+        innov = float(np.sqrt(1.0 - phi * phi))
+        fields = {}
+        for var, vid in VARIABLE_IDS.items():
+            rng = np.random.default_rng([seed, stream, vid, 7_000_001])
+
+            def smooth(rng: np.random.Generator = rng) -> np.ndarray:
+                white = rng.standard_normal(grid.shape)
+                out: np.ndarray = ndimage.gaussian_filter(white, sigma, mode="wrap") / norm
+                return out
+
+            out = np.empty((max(n_days, 1), *grid.shape), dtype=np.float32)
+            state = smooth()
+            for d in range(out.shape[0]):
+                if d:
+                    state = phi * state + innov * smooth()
+                out[d] = state
+            fields[var] = out
+        return cls(grid, fields, factor)
+
+    def surface(self, var: str, day: int, grid: Grid) -> np.ndarray:
+        """The unit-variance field of ``var`` at ``day`` on ``grid`` (days are clamped)."""
+        f = self.fields[var]
+        d = int(np.clip(day, 0, f.shape[0] - 1))
+        lat2d, lon2d = np.meshgrid(grid.lat, grid.lon, indexing="ij")
+        return bilinear(self.grid, f[d], lat2d, lon2d)
+
+    def profile(self, var: str, depths: np.ndarray | None = None) -> np.ndarray:
+        """Standard deviation of ``var``: a scalar (surface) or one value per depth.
+
+        ``factor * NOISE[var]`` at the surface, falling to a tenth of it at depth (e-folding
+        300 m).
+        """
+        if depths is None:
+            return np.asarray(self.factor * NOISE[var])
+        z = np.asarray(depths, dtype=np.float64)
+        return self.factor * NOISE[var] * (0.1 + 0.9 * np.exp(-z / 300.0))
+
+    def level_block(
+        self, var: str, day: int, grid: Grid, depths: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Noise of ``var`` at ``day``: ``(nlat, nlon)`` or ``(levels, nlat, nlon)`` float32.
+
+        The pattern is the same at every level, scaled by :meth:`profile`.
+        """
+        base = self.surface(var, day, grid)
+        scale = self.profile(var, depths)
+        if depths is None:
+            return (base * scale).astype(np.float32)
+        return (base[None] * scale[:, None, None]).astype(np.float32)

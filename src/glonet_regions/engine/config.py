@@ -6,9 +6,11 @@ file and key named. The resolved configuration is written to ``RUN_DIR/config.ya
 
 Keys left ``null`` are resolved from the region and the ``sample`` flag by :meth:`resolved`:
 ``groups`` (surface with ``--sample``, else all), ``model_size`` (tiny with ``--sample``,
-else full), ``init`` (random with ``--sample``, else published), ``store``
-(``RUN_DIR/store``), ``boundary_provider``/``boundary_width`` (the region's
-``open_boundaries``).
+else full), ``init`` (random with ``--sample``, else published), ``epochs`` and
+``warmup_steps`` (:data:`TRAINING_DEFAULTS`: 10 and 30 with ``--sample``, else 4 and 10),
+``store`` (``RUN_DIR/store``), ``boundary_provider`` (the region's ``open_boundaries``);
+a ``null`` ``boundary_width`` becomes the region's zone measured on the store grid
+(``Region.boundary_width_on``) when training starts.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from glonet_regions.core.errors import ConfigError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TRAINING_DEFAULTS",
     "FinetuneConfig",
     "LoraConfig",
     "load_config_file",
@@ -34,6 +37,12 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+
+#: Values of ``epochs`` and ``warmup_steps`` left null: without and with ``sample``.
+TRAINING_DEFAULTS: dict[bool, dict[str, int]] = {
+    False: {"epochs": 4, "warmup_steps": 10},
+    True: {"epochs": 10, "warmup_steps": 30},
+}
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,9 @@ class FinetuneConfig:
         lora: LoRA settings.
         lr: Peak learning rate (AdamW).
         weight_decay: AdamW weight decay.
-        warmup_steps: Linear warm-up steps, then cosine decay to 5% of ``lr``.
-        epochs: Epochs per group.
+        warmup_steps: Linear warm-up steps, then cosine decay to 5% of ``lr`` (default 10, 30
+            with ``--sample``).
+        epochs: Epochs per group (default 4, 10 with ``--sample``).
         max_steps: Stop a group after this many optimiser steps (None: no limit).
         batch_size: Samples per step (per process).
         rollout: Curriculum ``[[first_epoch, model_calls], ...]`` (a call predicts 2 days).
@@ -80,8 +90,12 @@ class FinetuneConfig:
         max_val_batches: Cap on validation batches per evaluation (None: all).
         variable_weights: Loss weight per variable name (default 1).
         boundary_provider: ``strip``, ``relaxation``, ``none`` or a plugin's (default: region).
-        boundary_width: Zone width in cells (default: region).
+        boundary_width: Zone width in cells of the store grid (default: the region's zone
+            on the store grid, see ``Region.boundary_width_on``).
         amp: bf16 autocast (CUDA only; ignored on CPU).
+        exec_mode: ``auto`` (the optimised path of ``glonet_regions.model.fast`` on CUDA:
+            fused blocks, channels-last, selective checkpointing, fused AdamW; eager on CPU),
+            ``fast`` or ``eager``.
         grad_checkpointing: Activation checkpointing of the AFNO and Inception blocks.
         grad_clip: Max global gradient norm (None: no clipping).
         early_stopping_patience: Validations without improvement before a group stops.
@@ -109,8 +123,8 @@ class FinetuneConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     lr: float = 2e-3
     weight_decay: float = 0.0
-    warmup_steps: int = 10
-    epochs: int = 4
+    warmup_steps: int | None = None
+    epochs: int | None = None
     max_steps: int | None = None
     batch_size: int = 4
     rollout: tuple[tuple[int, int], ...] = ((0, 1),)
@@ -120,6 +134,7 @@ class FinetuneConfig:
     boundary_provider: str | None = None
     boundary_width: int | None = None
     amp: bool = True
+    exec_mode: str = "auto"
     grad_checkpointing: bool = False
     grad_clip: float | None = 1.0
     early_stopping_patience: int | None = 5
@@ -182,6 +197,20 @@ class FinetuneConfig:
         return [tuple(s) for s in self.rollout]  # type: ignore[misc]
 
     @property
+    def n_epochs(self) -> int:
+        """``epochs``, or its default when null (see :data:`TRAINING_DEFAULTS`)."""
+        if self.epochs is not None:
+            return self.epochs
+        return TRAINING_DEFAULTS[bool(self.sample)]["epochs"]
+
+    @property
+    def n_warmup_steps(self) -> int:
+        """``warmup_steps``, or its default when null (see :data:`TRAINING_DEFAULTS`)."""
+        if self.warmup_steps is not None:
+            return self.warmup_steps
+        return TRAINING_DEFAULTS[bool(self.sample)]["warmup_steps"]
+
+    @property
     def max_calls(self) -> int:
         return max(c for _, c in self.rollout)
 
@@ -205,11 +234,12 @@ class FinetuneConfig:
             changes["model_size"] = "tiny" if self.sample else "full"
         if self.init is None:
             changes["init"] = "random" if self.sample else "published"
-        if open_boundaries is not None:
-            if self.boundary_provider is None:
-                changes["boundary_provider"] = open_boundaries.provider
-            if self.boundary_width is None:
-                changes["boundary_width"] = int(open_boundaries.width)
+        if self.epochs is None:
+            changes["epochs"] = self.n_epochs
+        if self.warmup_steps is None:
+            changes["warmup_steps"] = self.n_warmup_steps
+        if open_boundaries is not None and self.boundary_provider is None:
+            changes["boundary_provider"] = open_boundaries.provider
         return dataclasses.replace(self, **changes)
 
 
@@ -315,9 +345,10 @@ def _check_values(cfg: FinetuneConfig, source: str) -> None:
         if value is None or value <= 0:
             raise ConfigError(f"key {name} must be > 0, got {value!r}")
 
-    for name in ("batch_size", "epochs", "log_every", "val_every"):
+    for name in ("batch_size", "log_every", "val_every"):
         positive(name)
     for name in (
+        "epochs",
         "max_steps",
         "val_calls",
         "max_val_batches",
@@ -328,10 +359,12 @@ def _check_values(cfg: FinetuneConfig, source: str) -> None:
         positive(name, allow_none=True)
     if cfg.lr <= 0:
         raise ConfigError(f"key lr must be > 0, got {cfg.lr}")
-    if cfg.warmup_steps < 0 or cfg.num_workers < 0 or cfg.weight_decay < 0:
+    if (cfg.warmup_steps or 0) < 0 or cfg.num_workers < 0 or cfg.weight_decay < 0:
         raise ConfigError("keys warmup_steps, num_workers and weight_decay must be >= 0")
     if cfg.boundary_width is not None and cfg.boundary_width < 0:
         raise ConfigError(f"key boundary_width must be >= 0, got {cfg.boundary_width}")
+    if cfg.exec_mode not in ("auto", "fast", "eager"):
+        raise ConfigError(f"key exec_mode must be auto, fast or eager, got {cfg.exec_mode!r}")
     if cfg.lora.rank < 0:
         raise ConfigError(f"key lora.rank must be >= 0, got {cfg.lora.rank}")
     if cfg.init is not None and not (

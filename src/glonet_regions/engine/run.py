@@ -405,6 +405,7 @@ def run_finetune(
         if cfg.region is None:
             raise ConfigError("no region given (argument REGION or key 'region')")
         region = get_region(cfg.region)
+        surface_only_default = cfg.sample and cfg.groups is None
         cfg = cfg.resolved(open_boundaries=region.open_boundaries)
         run_dir = Path(cfg.run_dir or "")
         last = run_dir / "checkpoints" / "last.pt"
@@ -437,7 +438,7 @@ def run_finetune(
                 int(
                     cfg.boundary_width
                     if cfg.boundary_width is not None
-                    else region.open_boundaries.width
+                    else region.boundary_width_on(reader.grid)
                 ),
             )
         else:
@@ -447,8 +448,14 @@ def run_finetune(
 
         say(
             f"fine-tuning {region.name}: groups {groups}, model {cfg.model_size}, init "
-            f"{cfg.init}, device {ctx.device}, world size {ctx.world_size}"
+            f"{cfg.init}, {cfg.n_epochs} epochs, device {ctx.device}, world size {ctx.world_size}"
         )
+        if surface_only_default and len(groups) < len(available):
+            say(
+                "--sample trains only the surface group by default (zos, thetao, so, uo, vo at "
+                "0.5 m) so the CPU demo stays within minutes; the intermediate and deep groups "
+                "(40 channels each) need --groups all and much more time"
+            )
         result = train_groups(
             cfg,
             groups=groups,

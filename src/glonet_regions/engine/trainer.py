@@ -141,6 +141,17 @@ class GroupTrainer:
         self.logger = logger
         self.loader_fn = loader_fn
         self.device = ctx.device
+        from glonet_regions.model.fast import optimise_model
+
+        # The optimised path on CUDA (fused blocks, channels-last, selective checkpointing),
+        # the plain network elsewhere or with exec_mode "eager"; parameters are unchanged.
+        model = optimise_model(
+            model,
+            device=self.device,
+            mode=cfg.exec_mode,  # type: ignore[arg-type]
+            training=True,
+            checkpoint=None if cfg.grad_checkpointing else (),
+        )
         self.module = model
         self.model = wrap_ddp(model, ctx)
         self.curriculum = RolloutCurriculum(cfg.rollout)
@@ -148,19 +159,24 @@ class GroupTrainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise ConfigError("no trainable parameter left (check freeze and lora settings)")
-        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            params,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            fused=self.device.type == "cuda",
+        )
         self.steps_per_epoch = len(self.loader_fn(data.train, shuffle=True, epoch=0))  # type: ignore[arg-type]
         if self.steps_per_epoch == 0:
             raise DataError(
                 f"group {data.name}: the training split yields no batch of {cfg.batch_size}"
             )
-        total = cfg.epochs * self.steps_per_epoch
+        total = cfg.n_epochs * self.steps_per_epoch
         if cfg.max_steps is not None:
             total = min(total, cfg.max_steps)
         self.total_steps = total
         self.scheduler = warmup_cosine(
             self.optimizer,
-            warmup_steps=min(cfg.warmup_steps, max(total - 1, 0)),
+            warmup_steps=min(cfg.n_warmup_steps, max(total - 1, 0)),
             total_steps=total,
         )
         shape = data.grid_shape
@@ -332,7 +348,7 @@ class GroupTrainer:
             calls = self.curriculum.calls(epoch)
             loader = self.loader_fn(self.data.train, shuffle=True, epoch=epoch)
             self.logger.start_epoch(
-                self.steps_per_epoch, f"{self.data.name} epoch {epoch + 1}/{cfg.epochs}"
+                self.steps_per_epoch, f"{self.data.name} epoch {epoch + 1}/{cfg.n_epochs}"
             )
             t0, losses = time.perf_counter(), []
             for batch in loader:
@@ -359,7 +375,7 @@ class GroupTrainer:
                     break
             self.logger.end_epoch()
             st.epoch += 1
-            if st.epoch >= cfg.epochs:
+            if st.epoch >= cfg.n_epochs:
                 st.finished = True
             train_loss = self.ctx.all_reduce_mean(float(np.mean(losses)) if losses else math.nan)
             is_best = False

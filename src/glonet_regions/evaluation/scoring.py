@@ -95,22 +95,13 @@ class Zone:
 
 
 def interior_mask(region: Region, grid: Grid) -> np.ndarray:
-    """True away from the open-boundary zone, on ``grid``.
+    """True away from the open-boundary zone, on ``grid`` (see :meth:`Region.boundary_zone`).
 
     When ``grid`` lies on one of the region's grid versions (possibly a thinned or cut part
     of it), the zone is computed on that full grid and cut out, so a small window in the
     middle of the domain keeps all its cells. Otherwise the zone is taken on ``grid`` itself.
     """
-    ob = region.open_boundaries
-    if not ob.edges or ob.width == 0:
-        return np.ones(grid.shape, dtype=bool)
-    try:
-        match = region.match_grid(grid.lat, grid.lon)
-    except GridMismatchError:
-        return ~ob.zone_mask(grid.shape)
-    full = ob.zone_mask(match.version.grid.shape)
-    zone = full[np.ix_(match.index.lat, match.index.lon)]
-    return ~zone
+    return ~region.boundary_zone(grid)
 
 
 def _window(grid: Grid, bbox: BBox) -> tuple[slice, slice] | None:
