@@ -18,7 +18,7 @@ python3 -m glonet_regions.cli regions list | tee "$OUT/regions.txt"
 
 echo "== 1. finetune ibi36 --sample under torchrun, 2 GPUs, NCCL =="
 SECONDS=0
-timeout 150 torchrun --standalone --nproc_per_node 2 -m glonet_regions.cli finetune ibi36 \
+timeout 190 torchrun --standalone --nproc_per_node 2 -m glonet_regions.cli finetune ibi36 \
     --sample --run-dir /tmp/ddp --epochs 2 --device cuda --no-progress \
     >"$OUT/ddp_finetune.log" 2>&1
 echo "rc=$? in ${SECONDS}s"; tail -25 "$OUT/ddp_finetune.log"
@@ -36,14 +36,14 @@ PY
 
 echo "== 2. full-size training steps, 1 GPU =="
 SECONDS=0
-timeout 260 python3 benchmarks/bench_train_gpu.py --store /tmp/fullstore --days 12 \
+timeout 230 python3 benchmarks/bench_train_gpu.py --store /tmp/fullstore --days 12 \
     --group surface --steps 6 --modes eager,fast --out "$OUT/train_gpu.jsonl" \
     >"$OUT/train_1gpu.log" 2>&1
 echo "rc=$? in ${SECONDS}s"; tail -8 "$OUT/train_1gpu.log"
 
 echo "== 3. the same under DDP on 2 GPUs (fast path) =="
 SECONDS=0
-timeout 150 torchrun --standalone --nproc_per_node 2 benchmarks/bench_train_gpu.py \
+timeout 120 torchrun --standalone --nproc_per_node 2 benchmarks/bench_train_gpu.py \
     --store /tmp/fullstore --group surface --steps 6 --modes fast --workers 4 \
     --out "$OUT/train_gpu.jsonl" >"$OUT/train_2gpu.log" 2>&1
 echo "rc=$? in ${SECONDS}s"; tail -6 "$OUT/train_2gpu.log"
