@@ -160,12 +160,11 @@ def main() -> None:
         for _ in range(args.warmup):
             step(x_gpu, y_gpu)
         torch.cuda.synchronize()
-        flops = 0
-        if rank == 0:
-            counter = FlopCounterMode(display=False)
-            with counter:
-                step(x_gpu, y_gpu)
-            flops = counter.get_total_flops()
+        # Every rank takes this step (DDP needs the same number of steps on all ranks).
+        counter = FlopCounterMode(display=False)
+        with counter:
+            step(x_gpu, y_gpu)
+        flops = counter.get_total_flops()
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(args.steps):

@@ -27,7 +27,7 @@ python3 - <<'PY' | tee "$OUT/ddp_check.txt"
 import torch
 from glonet_regions.model.bundle import load_bundle
 b = load_bundle("/tmp/ddp/checkpoints/last.pt")
-print("bundle groups", list(b.groups), "train_config world", b.train_config.get("world_size"))
+print("bundle groups", list(b.groups), "grid", b.grid.shape)
 m = b.build_model("surface", "cuda")
 x = torch.randn(1, 2, 5, *b.grid.shape, device="cuda")
 with torch.no_grad():

@@ -193,7 +193,10 @@ def finetune(region: str | None, config_file: Path | None, **opts: Any) -> None:
         result = run_finetune(cfg, log=click.echo)
     except GlonetRegionsError as err:
         raise click.ClickException(str(err)) from None
-    if result.finished and result.metrics:
+    import os
+
+    if result.finished and result.metrics and os.environ.get("RANK", "0") == "0":
+        # Under torchrun every rank returns the metrics; only rank 0 prints them.
         click.echo("")
         click.echo(format_table(result.metrics, 1))
         click.echo(f"\nmetrics: {result.metrics_path}  ({result.seconds:.0f} s of training)")
