@@ -69,3 +69,22 @@ def test_config_reference_is_generated_and_every_key_documented() -> None:
     assert current == module.render(), (
         "docs/reference/config.md is out of date: run `make docs-cli`"
     )
+
+
+def test_readme_region_file_loads(tmp_path: Path) -> None:
+    """The "add a region" example of the README is a valid region file."""
+    import pytest
+
+    from glonet_regions.registry.facade import Registry
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block, "README has no yaml example"
+    (tmp_path / "example.yaml").write_text(block.group(1))
+    registry = Registry(extra_region_dirs=[tmp_path])
+    if "ibi36" not in registry.region_names():
+        pytest.skip(
+            "the ibi36 plugin is not installed (pip install -e plugins/glonet-regions-ibi36)"
+        )
+    region = registry.get_region("gascogne36")
+    assert region.grid.shape[0] > 10 and region.open_boundaries.edges == ("west", "north")
