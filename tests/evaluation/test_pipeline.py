@@ -119,3 +119,22 @@ def test_missing_truth_days_raise(dummy_registry: object, region: Region, truth_
     late = fc.assign_coords(first_day_datetime=np.array(["2020-03-01"], dtype="datetime64[ns]"))
     with pytest.raises(DataError, match="no data for"):
         evaluate_forecast(region, late, src)
+
+
+def test_rows_use_the_truth_levels_whatever_the_forecast_depth_dtype(
+    dummy_registry: object, region: Region, truth_file: Path
+) -> None:
+    """A reference stored with float32 depths (0.49399999) is scored at the truth's levels, so
+    one depth holds every model (a split once drew each level's plot twice)."""
+    starts = dates("2020-01-28")
+    cube = _truth_cube(truth_file, starts, 2)
+    fc = (cube + 0.5).assign_attrs(model="mymodel")
+    ref = (cube + 0.25).assign_coords(depth=cube["depth"].values.astype(np.float32))
+    res = evaluate_forecast(
+        region, fc, FileSource(truth_file, splits=region.splits), references={"ref": ref}
+    )
+    df = res.scores
+    truth_levels = {float(d) for d in cube["depth"].values}
+    for model in ("mymodel", "ref"):
+        got = set(df[(df.model == model) & (df.variable == "thetao")].depth)
+        assert got <= truth_levels, (model, got)
