@@ -25,6 +25,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml plugins/glonet-regions-ibi36/
 setup: $(VENV)/.installed
 
 demo: setup
+	rm -rf $(RUN_DIR)  # a fresh run each time (finetune refuses to overwrite a run)
 	$(BIN)/glonet-regions finetune ibi36 --sample --run-dir $(RUN_DIR)
 	$(BIN)/glonet-regions forecast ibi36 --sample --checkpoint $(RUN_DIR)/checkpoints/best.pt --out $(RUN_DIR)/forecast.nc
 	$(BIN)/glonet-regions evaluate ibi36 --sample --forecast $(RUN_DIR)/forecast.nc --out $(RUN_DIR)/report
