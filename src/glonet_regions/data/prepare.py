@@ -390,14 +390,25 @@ def _execute(
     if not tasks:
         return
     if scheduler is None:
-        dask.compute(*tasks, scheduler="threads", num_workers=workers or os.cpu_count() or 1)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        try:
+            dask.compute(*tasks, scheduler="threads", pool=pool)
+        finally:
+            # dask raises at the first failed chunk while others may still be writing: wait
+            # for them (and drop the queued ones) so a caller that removes the store after a
+            # failure does not see it written again behind its back.
+            pool.shutdown(wait=True, cancel_futures=True)
         return
-    from distributed import Client
+    from distributed import Client, wait
 
     own = not isinstance(scheduler, Client)
     client = Client(scheduler) if own else scheduler
     try:
-        client.gather(client.compute(tasks))
+        futures = client.compute(tasks)
+        wait(futures)  # every chunk finished (or failed) before any error is raised
+        client.gather(futures)
     finally:
         if own:
             client.close()

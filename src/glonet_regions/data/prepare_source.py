@@ -99,8 +99,9 @@ class SyntheticSource:
             depth = 6000.0 * (1.0 - x) * (0.3 + 0.7 * (1.0 - y)) + 5.0
             depth = np.where((x > 0.75) & (y > 0.7), 0.0, depth)
             z = self.levels.as_array()[:, None, None]
-            self._cache["geo"] = (np.broadcast_to(x, (h, w)), np.broadcast_to(y, (h, w)), depth)
+            # "ocean" first: another thread may read it as soon as "geo" exists.
             self._cache["ocean"] = z < depth[None]
+            self._cache["geo"] = (np.broadcast_to(x, (h, w)), np.broadcast_to(y, (h, w)), depth)
         return self._cache["geo"]
 
     def ocean_mask(self) -> np.ndarray:
