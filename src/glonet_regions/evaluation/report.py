@@ -79,7 +79,9 @@ def _plot_leads(scores: pd.DataFrame, out: Path, metric: str) -> list[Path]:
         n = len(depths)
         ncol = min(n, 3)
         nrow = math.ceil(n / ncol)
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+        fig, axes = plt.subplots(
+            nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False, layout="constrained"
+        )
         for ax, depth in zip(axes.ravel(), depths):
             dsel = sub[sub["depth"].isna()] if math.isnan(depth) else sub[sub["depth"] == depth]
             for model, msub in dsel.groupby("model", sort=False):
@@ -105,7 +107,9 @@ def _plot_maps(result: EvaluationResult, out: Path) -> list[Path]:
     paths = []
     for var, da in result.maps.items():
         leads = list(da["lead_day"].values)
-        fig, axes = plt.subplots(1, len(leads), figsize=(4 * len(leads), 3.4), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(leads), figsize=(4 * len(leads), 3.4), squeeze=False, layout="constrained"
+        )
         vmax = float(np.nanmax(da.values)) if np.isfinite(da.values).any() else 1.0
         for ax, lead in zip(axes[0], leads):
             m = da.sel(lead_day=lead)
