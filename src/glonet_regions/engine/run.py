@@ -385,9 +385,9 @@ def _ensure_store(cfg: FinetuneConfig, region: Any, log: Callable[[str], None]) 
         )
     t0 = time.perf_counter()
     log(f"preparing the synthetic sample store at {store} ...")
-    from glonet_regions.engine.sample import prepare_sample_store
+    from glonet_regions.data.prepare import prepare_sample_store
 
-    prepare_sample_store(region, store, log=log)
+    prepare_sample_store(region, store, command="glonet-regions finetune --sample", log=log)
     log(f"sample store ready in {time.perf_counter() - t0:.0f} s")
     return store
 

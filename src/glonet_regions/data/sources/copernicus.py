@@ -268,21 +268,8 @@ class CopernicusMarineSource:
         kwargs = self._common_kwargs(
             dataset, bbox=bbox, depth_range=depth_range, start=start, end=end, variables=variables
         )
-        toolbox = _import_toolbox()
         dataset_id = kwargs["dataset_id"]
-        try:
-            ds = toolbox.open_dataset(**kwargs)
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise SourceError(_describe_failure(exc, dataset_id)) from exc
-        if ds is None:
-            # The toolbox prints "Abort" and returns None when it wanted to prompt for
-            # credentials but had no terminal.
-            raise SourceError(
-                f"copernicusmarine.open_dataset returned nothing for dataset {dataset_id!r}: "
-                f"it found no usable credentials. {LOGIN_HELP}"
-            )
+        ds = _call_toolbox("open_dataset", kwargs)
         ds.attrs.setdefault("glonet_source", f"copernicusmarine:{dataset_id}")
         return rename_to_short_names(ds, dataset)
 
@@ -317,19 +304,8 @@ class CopernicusMarineSource:
             overwrite=overwrite,
             disable_progress_bar=True,
         )
-        toolbox = _import_toolbox()
         dataset_id = kwargs["dataset_id"]
-        try:
-            response = toolbox.subset(**kwargs)
-        except SourceError:
-            raise
-        except Exception as exc:
-            raise SourceError(_describe_failure(exc, dataset_id)) from exc
-        if response is None:
-            raise SourceError(
-                f"copernicusmarine.subset returned nothing for dataset {dataset_id!r}: "
-                f"it found no usable credentials. {LOGIN_HELP}"
-            )
+        response = _call_toolbox("subset", kwargs)
         path = Path(response.file_path)
         if not path.exists() and (out_dir / path.name).exists():
             path = out_dir / path.name
@@ -339,3 +315,25 @@ class CopernicusMarineSource:
                 "which does not exist"
             )
         return path
+
+
+def _call_toolbox(function: str, kwargs: dict[str, Any]) -> Any:
+    """Call ``copernicusmarine.<function>(**kwargs)``, turning its failures into SourceError.
+
+    The toolbox prints "Abort" and returns None when it wanted to prompt for credentials but
+    had no terminal: that silent None becomes an error saying how to log in.
+    """
+    toolbox = _import_toolbox()
+    dataset_id = kwargs["dataset_id"]
+    try:
+        result = getattr(toolbox, function)(**kwargs)
+    except SourceError:
+        raise
+    except Exception as exc:
+        raise SourceError(_describe_failure(exc, dataset_id)) from exc
+    if result is None:
+        raise SourceError(
+            f"copernicusmarine.{function} returned nothing for dataset {dataset_id!r}: "
+            f"it found no usable credentials. {LOGIN_HELP}"
+        )
+    return result
