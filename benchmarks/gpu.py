@@ -17,8 +17,9 @@ One run measures, on the card it finds:
   and the host-to-device / device-to-host copies separately;
 * a short torch.profiler summary (top kernels by CUDA time) and the bytes the eager forward's
   operators read and write (the memory-traffic floor at the measured copy bandwidth);
-* the C=40 training step profiled, eager and fast: forward / backward / optimizer split (CUDA
-  events) and top kernels (``profile_train_{eager,fast}_c40.txt``);
+* one training step profiled (C=40, or ``--profile-channels 5``), eager and fast: forward /
+  backward / optimizer split (CUDA events) and top kernels
+  (``profile_train_{eager,fast}_c{C}.txt``);
 * one space.NO-sized AFNO, eager vs fast: time and error vs float32 (section ``afno``).
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode``: matrix products and
@@ -410,6 +411,11 @@ def forecast_section() -> dict[str, Any]:
             lambda: forecast_groups(runners, dev_in, concurrent=False), reps=1, warmup=0
         )
     sec["fast_sequential"] = fast_seq
+    # Each group's graph-replayed 5-call rollout alone (where the sequential time goes).
+    sec["per_group_s"] = {
+        g: timed(lambda r=r, g=g: r(dev_in[g]), reps=2, warmup=1)[0] for g, r in runners.items()
+    }
+    log(f"forecast per group {sec['per_group_s']}")
     conc: dict[str, Any] = {}
     with peak_memory(conc):
         conc["time_s"], conc["times"] = timed(
@@ -442,8 +448,9 @@ def profile_section() -> dict[str, Any]:
 
     sec: dict[str, Any] = {}
     torch.manual_seed(3)
-    model = build_glonet(40, "full", GRID).cuda().eval()
-    x = torch.randn(1, 2, 40, *GRID, device="cuda")
+    c = ARGS.profile_channels
+    model = build_glonet(c, "full", GRID).cuda().eval()
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
     out_dir = Path(ARGS.out)
     for label in ("eager", "fast"):
         if label == "fast":
@@ -456,7 +463,7 @@ def profile_section() -> dict[str, Any]:
                 model(x)
             sync()
         table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=25)
-        (out_dir / f"profile_{label}_c40.txt").write_text(table)
+        (out_dir / f"profile_{label}_c{c}.txt").write_text(table)
         rows = []
         for evt in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:12]:
             rows.append((evt.key[:90], evt.device_time_total / 1e3, evt.count))
@@ -488,12 +495,13 @@ def step_split(model: nn.Module, opt: torch.optim.Optimizer, x: Tensor, y: Tenso
 
 
 def profile_train_section() -> dict[str, Any]:
-    """C=40 training step: forward/backward/optimizer split and top kernels, eager vs fast."""
+    """One training step (C=--profile-channels): forward/backward/optimizer split and top
+    kernels, eager vs fast."""
     from torch.profiler import ProfilerActivity, profile
 
     sec: dict[str, Any] = {}
     torch.manual_seed(41)
-    c = 40
+    c = ARGS.profile_channels
     x = torch.randn(1, 2, c, *GRID, device="cuda")
     y = torch.randn(1, 2, c, *GRID, device="cuda")
     model = build_glonet(c, "full", GRID, checkpoint_blocks=True).cuda().train()
@@ -514,7 +522,7 @@ def profile_train_section() -> dict[str, Any]:
         split = {k: min(s_[k] for s_ in splits) for k in splits[0]}
         sync()
         sec[label] = {"first_step_s": first, "split": split}
-        log(f"train profile {label} C=40: first {first:.1f}s split {split}")
+        log(f"train profile {label} C={c}: first {first:.1f}s split {split}")
         with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU],
                      record_shapes=True) as prof:  # fmt: skip
             step()
@@ -531,9 +539,9 @@ def profile_train_section() -> dict[str, Any]:
                               max_name_column_width=60, max_shapes_column_width=110)  # fmt: skip
         except Exception as exc:  # the kernel list above is the main result
             text += f"op table failed: {exc!r}"
-        (out_dir / f"profile_train_{label}_c40.txt").write_text(text)
+        (out_dir / f"profile_train_{label}_c{c}.txt").write_text(text)
         sec[label].update(kernel_ms=total, top=rows)
-        log(f"train profile {label} C=40: kernels {total:.0f} ms")
+        log(f"train profile {label} C={c}: kernels {total:.0f} ms")
         for r in rows[:15]:
             log(f"   {r[1]:9.1f} ms  x{r[2]:<5} {r[0]}")
         del opt, step
@@ -675,6 +683,9 @@ def main() -> int:
         "--eager-no-ckpt", action="store_true", help="also time eager training unchecked"
     )
     parser.add_argument("--skip", default="", help="comma list of sections to skip")
+    parser.add_argument(
+        "--profile-channels", type=int, default=40, help="C of the profiled models (5 or 40)"
+    )
     ARGS = parser.parse_args()
     if not torch.cuda.is_available():
         print("benchmarks/gpu.py needs a CUDA device", file=sys.stderr)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# On the lent 2-GPU device machine: DDP scaling of full-size training steps (1 GPU vs 2 GPUs,
+# same store, same code, same run). Usage (repository root, wheels in .whl/):
+#   bash benchmarks/device_ddp.sh [modes]   # modes: comma list of exec modes, default fast,eager
+set -u
+MODES=${1:-fast,eager}
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD/src:$PWD/plugins/glonet-regions-ibi36/src
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpus.txt"
+nvidia-smi topo -m | tee -a "$OUT/gpus.txt"
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'nccl', torch.cuda.nccl.version())" | tee -a "$OUT/gpus.txt"
+
+echo "== 1 GPU (also builds the store) =="
+SECONDS=0
+timeout 300 python3 benchmarks/bench_train_gpu.py --store /tmp/fullstore --days 12 \
+    --group surface --steps 6 --modes "$MODES" --out "$OUT/train_gpu.jsonl" \
+    >"$OUT/train_1gpu.log" 2>&1
+echo "rc=$? in ${SECONDS}s"; tail -6 "$OUT/train_1gpu.log"
+
+echo "== 2 GPUs, DDP over NCCL =="
+SECONDS=0
+timeout 240 torchrun --standalone --nproc_per_node 2 benchmarks/bench_train_gpu.py \
+    --store /tmp/fullstore --group surface --steps 6 --modes "$MODES" --workers 4 \
+    --out "$OUT/train_gpu.jsonl" >"$OUT/train_2gpu.log" 2>&1
+echo "rc=$? in ${SECONDS}s"; tail -6 "$OUT/train_2gpu.log"
