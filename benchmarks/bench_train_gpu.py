@@ -77,7 +77,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--workers", type=int, default=6, help="loader worker processes per rank")
     ap.add_argument("--prepare-workers", type=int, default=8)
-    ap.add_argument("--modes", default="eager,fast", help="exec modes to time")
+    ap.add_argument(
+        "--modes",
+        default="eager,fast",
+        help="exec modes to time; add '+search' (e.g. fast+search) for DDP's unused-parameter "
+        "search instead of freezing the unused parameters",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -87,6 +92,8 @@ def main() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from glonet_regions.data.loader import GlonetStoreDataset, make_loader
+    from glonet_regions.engine.distributed import has_trainable_unused
+    from glonet_regions.engine.freeze import freeze_unused
     from glonet_regions.model.fast import optimise_model
     from glonet_regions.model.network import build_glonet
 
@@ -135,17 +142,24 @@ def main() -> None:
     peak = 2 * 8192**3 * 10 / (time.perf_counter() - t0)
     del a, b
 
-    for mode in args.modes.split(","):
+    for spec in args.modes.split(","):
+        # "fast" / "eager": the product's path (unused parameters frozen, no DDP search);
+        # "fast+search": DDP searching the graph for unused parameters (the old behaviour).
+        mode, _, variant = spec.partition("+")
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         model = build_glonet(c, "full", (h, w), checkpoint_blocks=(mode == "eager"))
         model = optimise_model(model, device=device, mode=mode, training=True)  # type: ignore[arg-type]
+        if variant != "search":
+            freeze_unused(model)
         net: Any = model
         if world > 1:
             net = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[local], find_unused_parameters=True
+                model, device_ids=[local], find_unused_parameters=has_trainable_unused(model)
             )
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+        opt = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=1e-5, fused=True
+        )
 
         def step(x: torch.Tensor, y: torch.Tensor, net: Any = net, opt: Any = opt) -> None:
             with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -159,12 +173,6 @@ def main() -> None:
         y_gpu = item["y"][None].to(device)
         for _ in range(args.warmup):
             step(x_gpu, y_gpu)
-        torch.cuda.synchronize()
-        # Every rank takes this step (DDP needs the same number of steps on all ranks).
-        counter = FlopCounterMode(display=False)
-        with counter:
-            step(x_gpu, y_gpu)
-        flops = counter.get_total_flops()
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(args.steps):
@@ -200,8 +208,15 @@ def main() -> None:
         torch.cuda.synchronize()
         t_loader = (time.perf_counter() - t0) / n
         peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
+        # FLOPs counted last, so the counter's dispatch mode cannot change the timed steps or
+        # the peak memory. Every rank takes this step (DDP needs the same steps on all ranks).
+        counter = FlopCounterMode(display=False)
+        with counter:
+            step(x_gpu, y_gpu)
+        flops = counter.get_total_flops()
+        torch.cuda.synchronize()
         emit({
-            "what": "train_step", "mode": mode, "group": args.group, "channels": c,
+            "what": "train_step", "mode": spec, "group": args.group, "channels": c,
             "grid": [h, w], "batch_per_gpu": 1,
             "step_s_on_gpu": t_gpu, "step_s_loader": t_loader,
             "loader_feeds_ratio": t_gpu / t_loader,

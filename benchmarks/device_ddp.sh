@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # On the lent 2-GPU device machine: DDP scaling of full-size training steps (1 GPU vs 2 GPUs,
 # same store, same code, same run). Usage (repository root, wheels in .whl/):
-#   bash benchmarks/device_ddp.sh [modes]   # modes: comma list of exec modes, default fast,eager
+#   bash benchmarks/device_ddp.sh [modes-1-gpu [modes-2-gpus]]
+# modes: comma lists for bench_train_gpu.py --modes (default fast,eager for both).
 set -u
 MODES=${1:-fast,eager}
+MODES2=${2:-$MODES}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -24,6 +26,6 @@ echo "rc=$? in ${SECONDS}s"; tail -6 "$OUT/train_1gpu.log"
 echo "== 2 GPUs, DDP over NCCL =="
 SECONDS=0
 timeout 240 torchrun --standalone --nproc_per_node 2 benchmarks/bench_train_gpu.py \
-    --store /tmp/fullstore --group surface --steps 6 --modes "$MODES" --workers 4 \
+    --store /tmp/fullstore --group surface --steps 6 --modes "$MODES2" --workers 4 \
     --out "$OUT/train_gpu.jsonl" >"$OUT/train_2gpu.log" 2>&1
 echo "rc=$? in ${SECONDS}s"; tail -6 "$OUT/train_2gpu.log"

@@ -12,7 +12,8 @@ from torch import nn
 
 from glonet_regions.core.errors import CheckpointIncompatibleError, ConfigError
 from glonet_regions.engine.config import FinetuneConfig, load_config_file, save_config
-from glonet_regions.engine.freeze import freeze_prefixes
+from glonet_regions.engine.distributed import has_trainable_unused
+from glonet_regions.engine.freeze import freeze_prefixes, freeze_unused
 from glonet_regions.engine.lora import (
     LoRAConv1d,
     LoRALinear,
@@ -157,6 +158,31 @@ def test_freeze_prefixes() -> None:
     assert any(p.requires_grad for n, p in net.named_parameters() if n.startswith("maps."))
     with pytest.raises(ConfigError, match="'spaec'"):
         freeze_prefixes(net, ["spaec"])
+
+
+@pytest.mark.parametrize("wrap", ["plain", "residual", "lora"])
+def test_freeze_unused_leaves_every_trainable_parameter_used(wrap: str) -> None:
+    """After freeze_unused, every trainable parameter gets a gradient from one forward: the
+    condition for DDP without ``find_unused_parameters`` (which the trainer then uses)."""
+    from glonet_regions.model.bundle import ResidualForecaster
+
+    torch.manual_seed(0)
+    net = build_glonet(5, "tiny", (16, 20))
+    model: nn.Module = net
+    if wrap == "residual":
+        model = ResidualForecaster(net, np.ones(5, dtype=np.float32))
+    if wrap == "lora":
+        apply_lora(net, rank=2, alpha=2.0)
+    assert has_trainable_unused(model)
+    frozen = freeze_unused(model)
+    assert frozen and not has_trainable_unused(model)
+    assert all(".attn." in n or ".mlp.fc2." in n for n in frozen)
+    model(torch.randn(1, 2, 5, 16, 20)).square().mean().backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert freeze_unused(model) == []  # idempotent
+    assert has_trainable_unused(nn.Linear(2, 2))  # a model that does not say: assume some
 
 
 # -- schedule and losses ----------------------------------------------------------------------

@@ -18,7 +18,16 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistContext", "setup_distributed", "teardown_distributed", "unwrap", "wrap_ddp"]
+from glonet_regions.engine.freeze import unused_parameter_names
+
+__all__ = [
+    "DistContext",
+    "has_trainable_unused",
+    "setup_distributed",
+    "teardown_distributed",
+    "unwrap",
+    "wrap_ddp",
+]
 
 
 @dataclass(frozen=True)
@@ -104,13 +113,30 @@ def teardown_distributed(ctx: DistContext) -> None:
 
 
 def wrap_ddp(model: nn.Module, ctx: DistContext) -> nn.Module:
-    """Wrap in DDP when distributed (unused parameters allowed: GLONET has dead branches)."""
+    """Wrap in DDP when distributed.
+
+    DDP searches for unused parameters after every forward only while a parameter the network
+    never uses is still trainable (see :func:`~glonet_regions.engine.freeze.freeze_unused`,
+    which the trainer applies first: then there is no search).
+    """
     if not ctx.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
-    return DDP(model, device_ids=ids, find_unused_parameters=True)
+    return DDP(model, device_ids=ids, find_unused_parameters=has_trainable_unused(model))
+
+
+def has_trainable_unused(model: nn.Module) -> bool:
+    """Whether a parameter the network never uses in its forward still requires a gradient.
+
+    Models that do not say which parameters they leave unused (no ``unused_parameter_names``)
+    count as having some.
+    """
+    dead = unused_parameter_names(model)
+    if dead is None:
+        return True
+    return any(p.requires_grad for n, p in model.named_parameters() if n in dead)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

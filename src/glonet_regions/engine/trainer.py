@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from glonet_regions.core.errors import ConfigError, DataError
 from glonet_regions.engine.config import FinetuneConfig
 from glonet_regions.engine.distributed import DistContext, unwrap, wrap_ddp
+from glonet_regions.engine.freeze import freeze_unused
 from glonet_regions.engine.logging import RunLogger
 from glonet_regions.engine.lora import lora_modules, merged_state_dict
 from glonet_regions.engine.losses import channel_weights, loss_weight_map, weighted_mse
@@ -153,6 +154,7 @@ class GroupTrainer:
             checkpoint=None if cfg.grad_checkpointing else (),
         )
         self.module = model
+        freeze_unused(model)  # never receive gradients: no unused-parameter search in DDP
         self.model = wrap_ddp(model, ctx)
         self.curriculum = RolloutCurriculum(cfg.rollout)
         self.state = TrainState()
