@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +124,13 @@ def wrap_ddp(model: nn.Module, ctx: DistContext) -> nn.Module:
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
+    # cuDNN returns channels-last gradients for some convolution weights whose dims of size 1
+    # make the two layouts the same memory (1x1 kernels, depthwise (O, 1, k, k)); DDP's reducer
+    # compares all strides and warns once per process that they differ from its bucket view.
+    # The copy into the bucket is made either way (tens of KB): a false alarm, so silenced.
+    warnings.filterwarnings(
+        "ignore", message="Grad strides do not match bucket view strides", category=UserWarning
+    )
     ids = [ctx.local_rank] if ctx.device.type == "cuda" else None
     return DDP(model, device_ids=ids, find_unused_parameters=has_trainable_unused(model))
 
