@@ -326,7 +326,7 @@ def training_section(c: int, peak_tflops: float, fwd_flops: float) -> dict[str, 
 
     del opt
     optimise_model(model, device="cuda", mode="fast", training=True)
-    policies = [("space", "dynamics"), ("space",)] if c == 5 else [("space", "dynamics")]
+    policies = [("space", "dynamics"), ("space",)]
     for policy in policies:
         if left() < 120:
             log(f"C={c}: skipping train policy {policy}: time budget")
@@ -343,7 +343,7 @@ def training_section(c: int, peak_tflops: float, fwd_flops: float) -> dict[str, 
             sync()
             rec["first_step_s"] = time.time() - t
             with peak_memory(rec):
-                rec["time_s"], rec["times"] = timed(step, reps=2)
+                rec["time_s"], rec["times"] = timed(step, reps=4)
         except torch.OutOfMemoryError as exc:
             rec["error"] = f"OOM: {str(exc)[:160]}"
         sec[name] = rec
