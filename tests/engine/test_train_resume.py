@@ -29,7 +29,7 @@ def _loader_fn(cfg):
     return fn
 
 
-def _run(cfg, grid, provider, groups=("surface",)):
+def _run(cfg, grid, provider, groups=("surface",), log=lambda _m: None):
     data = {g: make_group_data(g, k=2 * cfg.max_calls) for g in groups}
     return train_groups(
         cfg,
@@ -40,7 +40,7 @@ def _run(cfg, grid, provider, groups=("surface",)):
         loader_fn=_loader_fn(cfg),
         region_name="fake",
         grid=grid,
-        log=lambda _m: None,
+        log=log,
     )
 
 
@@ -75,7 +75,11 @@ def test_checkpoints_are_bundles_that_rebuild_the_model(tmp_path: Path, grid, pr
         freeze=["jump"],
         rollout=[[0, 1], [1, 2]],
     )
-    result = _run(cfg, grid, provider)
+    messages: list[str] = []
+    result = _run(cfg, grid, provider, log=messages.append)
+    # Default targets: attn wraps nothing, mlp.fc2 is never called by the published network.
+    (line,) = [m for m in messages if "LoRA on" in m]
+    assert "on layers the published network never calls" in line, line
     best = load_bundle(tmp_path / "checkpoints" / "best.pt")
     assert best.region_name == "fake" and best.grid == grid
     assert best.boundary == {"provider": "relaxation", "width": 2, "edges": ["west", "south"]}

@@ -31,6 +31,7 @@ from glonet_regions.engine.distributed import (
     setup_distributed,
     teardown_distributed,
 )
+from glonet_regions.engine.freeze import unused_parameter_names
 from glonet_regions.engine.logging import RunLogger
 from glonet_regions.engine.metrics import CONVENTION, records
 from glonet_regions.engine.trainer import GroupData, GroupTrainer, LoaderFn
@@ -132,9 +133,18 @@ def train_groups(
                 cfg, data, ctx, seed=cfg.seed + 1000 * gi, log=log
             )
             if info["frozen"] or info["lora"]:
+                dead = unused_parameter_names(module) or set()
+                # Adapter names are relative to the network, dead names to the (wrapped) module.
+                idle = [n for n in info["lora"] if any(f".{n}." in f".{d}" for d in dead)]
                 log(
                     f"[{group}] frozen {len(info['frozen'])} tensors, LoRA on "
                     f"{len(info['lora'])} layers"
+                    + (
+                        f" ({len(idle)} of them on layers the published network never calls, "
+                        "e.g. mlp.fc2: those adapters stay frozen and change nothing)"
+                        if idle
+                        else ""
+                    )
                 )
             trainer = GroupTrainer(
                 module, cfg, data, provider, ctx, logger, loader_fn, residual=residual is not None
