@@ -68,6 +68,14 @@ def _floats(value: str | None) -> list[float] | None:
     help="Depths (m) to score, comma-separated, or 'all' "
     "(default OceanBench's 0.49,47,92,223,318,541).",
 )
+@click.option(
+    "--lagrangian-particles",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Particles per zone and start date of the Lagrangian trajectory deviation "
+    "(surface drifters advected with each model's and the truth's currents); 0 disables it.",
+)
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
 def evaluate(
     region_name: str,
@@ -80,13 +88,15 @@ def evaluate(
     out_dir: Path,
     lead_days: str | None,
     depths: str | None,
+    lagrangian_particles: int,
     no_plots: bool,
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
 
     Scores per variable, depth and lead day: OceanBench RMSD and WeatherBench-2 RMSE, bias and
-    ACC, over the interior of the region and each sub-region. Writes scores.csv, scores.json,
-    plots and report.html into --out.
+    ACC, over the interior of the region and each sub-region, plus the Lagrangian trajectory
+    deviation (km) of surface drifters. Writes scores.csv, scores.json, plots and report.html
+    into --out.
     """
     try:
         _run(
@@ -101,6 +111,7 @@ def evaluate(
             _ints(lead_days, "--lead-days"),
             depths,
             no_plots,
+            lagrangian_particles,
         )
     except GlonetRegionsError as err:
         raise click.ClickException(str(err)) from err
@@ -118,6 +129,7 @@ def _run(
     lead_days: list[int] | None,
     depths_opt: str | None,
     no_plots: bool,
+    lagrangian_particles: int = 1000,
 ) -> None:
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.align import open_daily
@@ -171,6 +183,7 @@ def _run(
         global_model=global_ds,
         lead_days=lead_days,
         depths=depths,
+        lagrangian_particles=lagrangian_particles,
         progress=say,
     )
     if no_plots:

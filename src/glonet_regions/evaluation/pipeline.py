@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from glonet_regions.core.errors import DataError
+from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.core.grid import Grid
 from glonet_regions.core.region import Region, SubRegion
 from glonet_regions.evaluation.align import daily_to_cube, depth_indices, snap_to_grid
@@ -27,18 +27,31 @@ from glonet_regions.evaluation.baselines import (
 )
 from glonet_regions.evaluation.climatology import doy_climatology
 from glonet_regions.evaluation.diagnostics import BUILTIN_DIAGNOSTICS, DiagnosticFn
+from glonet_regions.evaluation.lagrangian import surface_currents, zone_deviations
 from glonet_regions.evaluation.metrics import mse_map
 from glonet_regions.evaluation.scoring import (
     BUILTIN_METRICS,
     OCEANBENCH_DEPTHS,
+    SCORE_COLUMNS,
     MetricSpec,
+    Zone,
     region_zones,
     score_models,
 )
 from glonet_regions.evaluation.sources import DailySource
 from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, validate_cube
 
-__all__ = ["EvaluationResult", "evaluate_forecast", "registry_metrics", "registry_extras"]
+__all__ = [
+    "LAGRANGIAN_METRIC",
+    "EvaluationResult",
+    "evaluate_forecast",
+    "lagrangian_scores",
+    "registry_extras",
+    "registry_metrics",
+]
+
+#: Metric name of the Lagrangian trajectory deviation rows (variable "trajectory", km).
+LAGRANGIAN_METRIC = "lagrangian_deviation_km"
 
 
 @dataclass
@@ -126,6 +139,7 @@ def evaluate_forecast(
     metrics: Mapping[str, MetricSpec] | None = None,
     climatology_window: int = 31,
     map_lead_days: Sequence[int] | None = None,
+    lagrangian_particles: int = 1000,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
     """Score a forecast cube and its baselines against truth.
@@ -143,8 +157,14 @@ def evaluate_forecast(
         metrics: Metric table (default: the registry's, else the built-ins).
         climatology_window: Smoothing window of the day-of-year climatology (days).
         map_lead_days: Lead days of the error maps (default: first, middle, last scored).
+        lagrangian_particles: Particles per zone and start date of the Lagrangian trajectory
+            deviation (:mod:`glonet_regions.evaluation.lagrangian`); 0 disables it.
         progress: Called with a short message at each stage.
     """
+    if lagrangian_particles < 0:
+        raise ValidationError(
+            f"lagrangian_particles must be >= 0 (0 disables), got {lagrangian_particles}"
+        )
     say = progress or (lambda _msg: None)
     notes: list[str] = []
     fc = validate_cube(forecast, source="forecast")
@@ -225,6 +245,21 @@ def evaluate_forecast(
         depths=depths,
         metrics=table,
     )
+    if lagrangian_particles > 0:
+        say(f"Lagrangian trajectories ({lagrangian_particles} particles per zone and start date)")
+        lag = lagrangian_scores(
+            models,
+            truth_cube,
+            grid=grid,
+            zones=zones,
+            n_particles=lagrangian_particles,
+            lead_days=lead_days,
+            notes=notes,
+        )
+        if len(lag):
+            attrs = dict(scores.attrs)
+            scores = pd.concat([scores, lag], ignore_index=True) if len(scores) else lag
+            scores.attrs = attrs
     scored_leads = sorted(scores["lead_day"].unique()) if len(scores) else []
     if map_lead_days is None and scored_leads:
         picks = {scored_leads[0], scored_leads[len(scored_leads) // 2], scored_leads[-1]}
@@ -244,8 +279,99 @@ def evaluate_forecast(
             "models": list(models),
             "zones": [z.name for z in zones],
             "climatology": clim_method,
+            "lagrangian_particles": lagrangian_particles,
         },
     )
+
+
+def lagrangian_scores(
+    models: Mapping[str, xr.Dataset],
+    truth_cube: xr.Dataset,
+    *,
+    grid: Grid,
+    zones: Sequence[Zone],
+    n_particles: int = 1000,
+    lead_days: Sequence[int] | None = None,
+    seed: int = 0,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """Lagrangian trajectory deviation rows (:data:`SCORE_COLUMNS`) of every model and zone.
+
+    The truth's trajectories are the reference. Per zone and lead day the value is the mean
+    over start dates of the per-date mean separation (km) of the particles alive in both
+    trajectories; ``n_forecasts`` counts the start dates with at least one such particle.
+    Models without ``uo``/``vo`` (or whose surface level is not the truth's) are skipped with a
+    note appended to ``notes``.
+    """
+    say = notes.append if notes is not None else (lambda _msg: None)
+    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+    if "uo" not in truth_cube or "vo" not in truth_cube:
+        say("Lagrangian trajectory deviation skipped: the truth has no uo/vo.")
+        return empty
+    truth_surface = surface_currents(truth_cube, source="truth")
+    depth = float(truth_surface["depth"]) if "depth" in truth_surface.coords else float("nan")
+    eligible: dict[str, xr.Dataset] = {}
+    for name, cube in models.items():
+        if "uo" not in cube or "vo" not in cube:
+            say(f"Lagrangian trajectory deviation skipped for {name}: no uo/vo.")
+            continue
+        surface = surface_currents(cube, source=name)
+        level = float(surface["depth"]) if "depth" in surface.coords else depth
+        if not np.isnan(depth) and not depth_indices([level], [depth]):
+            say(
+                f"Lagrangian trajectory deviation skipped for {name}: its shallowest level "
+                f"({level:g} m) is not the truth's ({depth:g} m)."
+            )
+            continue
+        if surface.sizes != truth_surface.sizes:
+            say(f"Lagrangian trajectory deviation skipped for {name}: not the truth's shape.")
+            continue
+        eligible[name] = surface.assign_coords(
+            latitude=truth_surface["latitude"], longitude=truth_surface["longitude"]
+        )
+    if not eligible:
+        return empty
+    masks: dict[str, np.ndarray] = {}
+    for zone in zones:
+        full = np.zeros(grid.shape, dtype=bool)
+        full[zone.lat, zone.lon] = zone.mask
+        masks[zone.name] = full
+    try:
+        result = zone_deviations(eligible, truth_surface, masks, n_particles=n_particles, seed=seed)
+    except (DataError, ValidationError) as exc:
+        say(f"Lagrangian trajectory deviation skipped: {exc}")
+        return empty
+    n_lead = truth_surface.sizes[LEAD]
+    leads = range(1, n_lead + 1) if lead_days is None else sorted(set(lead_days))
+    rows: list[dict[str, Any]] = []
+    for name, per_zone in result.items():
+        for zone_name, dev in per_zone.items():
+            for lead in leads:
+                per_date = dev.mean_km[:, lead - 1]
+                n_fc = int((dev.count[:, lead - 1] > 0).sum())
+                value = float(np.nanmean(per_date)) if n_fc else float("nan")
+                rows.append(
+                    {
+                        "model": name,
+                        "variable": "trajectory",
+                        "depth": depth,
+                        "lead_day": int(lead),
+                        "metric": LAGRANGIAN_METRIC,
+                        "convention": "oceanbench",
+                        "subregion": zone_name,
+                        "value": value,
+                        "n_forecasts": n_fc,
+                    }
+                )
+    first = next(iter(result.values()))
+    seeded = ", ".join(f"{z} {int(d.seeded.max(initial=0))}" for z, d in first.items())
+    say(
+        f"Lagrangian trajectory deviation (oceanbench, km): particles per start date, at most "
+        f"{n_particles} per zone drawn from its ocean cells with cos(latitude) weights: "
+        f"{seeded}. RK4 with a 1 h step on the currents at {depth:g} m; the truth's "
+        "trajectories are the reference; particles stop at the coast and grid edge."
+    )
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
 def _region_subgrid(region: Region, grid: Grid) -> Grid:

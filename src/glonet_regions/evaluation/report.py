@@ -70,6 +70,10 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+#: Axis labels of metrics that carry a unit of their own.
+_METRIC_LABELS = {"lagrangian_deviation_km": "trajectory deviation (km)"}
+
+
 def _plot_leads(scores: pd.DataFrame, out: Path, metric: str) -> list[Path]:
     plt = _plt()
     paths: list[Path] = []
@@ -89,7 +93,7 @@ def _plot_leads(scores: pd.DataFrame, out: Path, metric: str) -> list[Path]:
                 ax.plot(msub["lead_day"], msub["value"], marker="o", ms=3, label=str(model))
             ax.set_title(_label(str(var), depth), fontsize=9)
             ax.set_xlabel("lead day")
-            ax.set_ylabel(metric)
+            ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
             ax.grid(alpha=0.3)
         for ax in axes.ravel()[n:]:
             ax.axis("off")
@@ -173,8 +177,13 @@ def _html(result: EvaluationResult, table: pd.DataFrame, images: dict[str, list[
         "<p>Conventions: <b>oceanbench</b> RMSD = unweighted lat/lon mean of the squared error, "
         "square-rooted per forecast, then averaged over start dates. <b>weatherbench2</b> RMSE, "
         "bias and ACC = area-weighted (cell area), RMSE square-rooted after the mean over start "
-        "dates, ACC against the climatology of the training split named above. The open-boundary "
-        "zone is excluded everywhere. Files: scores.csv, scores.json.</p>"
+        "dates, ACC against the climatology of the training split named above. "
+        "<b>lagrangian_deviation_km</b> (oceanbench, variable 'trajectory'): mean great-circle "
+        "distance (km) between surface drifters advected (RK4, 1 h step) by the model's and "
+        "the truth's currents from the same cos(latitude)-weighted ocean cells, over the "
+        "particles alive in both, averaged over start dates; lead day L = after L days. The "
+        "open-boundary zone is excluded everywhere (from the seeding, for the drifters). "
+        "Files: scores.csv, scores.json.</p>"
     )
     for note in result.notes:
         parts.append(f"<p><i>Note: {esc(note)}</i></p>")
@@ -219,7 +228,11 @@ def write_report(result: EvaluationResult, out_dir: str | Path) -> dict[str, Any
     paths = write_scores(result, out)
     scores = result.scores
     images: dict[str, list[Path]] = {}
-    images["lead"] = _plot_leads(scores, out, "rmse") + _plot_leads(scores, out, "rmsd")
+    images["lead"] = (
+        _plot_leads(scores, out, "rmse")
+        + _plot_leads(scores, out, "rmsd")
+        + _plot_leads(scores, out, "lagrangian_deviation_km")
+    )
     images["maps"] = _plot_maps(result, out)
     table = skill_table(scores, result.forecast_name)
     card = _plot_scorecard(table, result.forecast_name, out)
