@@ -3,12 +3,7 @@
 # full-size training steps (loader vs on-GPU batches, eager vs optimised) on 1 and 2 GPUs.
 # Usage (repository root, wheels for missing packages in .whl/): bash benchmarks/device_train.sh
 set -u
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD/src:$PWD/plugins/glonet-regions-ibi36/src
+. benchmarks/device_env.sh
 # Entry points need installed metadata: install both distributions without dependencies.
 python3 -m pip install -q --no-deps --no-build-isolation --no-index -e . \
     -e plugins/glonet-regions-ibi36 >"$OUT/pip.log" 2>&1 || echo "pip -e failed (see pip.log)"
