@@ -7,7 +7,14 @@ import pytest
 import xarray as xr
 
 from glonet_regions.core.errors import GridMismatchError, ValidationError
-from glonet_regions.core.grid import EARTH_RADIUS_M, BBox, Grid, GridIndex, Padding
+from glonet_regions.core.grid import (
+    EARTH_RADIUS_M,
+    BBox,
+    Grid,
+    GridIndex,
+    Padding,
+    great_circle_km,
+)
 
 LAT = 26 + np.arange(10) / 36
 LON = -19 + np.arange(12) / 36
@@ -165,3 +172,13 @@ def test_bbox_validation() -> None:
         BBox.from_sequence([0, 1, 2])
     assert BBox(0, 2, 0, 2).intersection(BBox(3, 4, 0, 1)) is None
     assert BBox(0, 2, 0, 2).intersection(BBox(1, 4, 1, 3)) == BBox(1, 2, 1, 2)
+
+
+def test_great_circle_km() -> None:
+    one_degree = EARTH_RADIUS_M * np.pi / 180.0 / 1000.0
+    assert great_circle_km(10.0, -5.0, 11.0, -5.0) == pytest.approx(one_degree, rel=1e-12)
+    assert great_circle_km(0.0, 0.0, 0.0, 1.0) == pytest.approx(one_degree, rel=1e-12)
+    assert great_circle_km(60.0, 0.0, 60.0, 1.0) < one_degree  # parallels converge
+    d = great_circle_km(np.array([40.0, 41.0]), np.array([-9.0, 2.0]), 43.0, -3.0)
+    back = great_circle_km(43.0, -3.0, [40.0, 41.0], [-9.0, 2.0])
+    assert d.shape == (2,) and np.allclose(d, back)

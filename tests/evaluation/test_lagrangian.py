@@ -12,12 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glonet_regions.core.errors import ValidationError
-from glonet_regions.core.grid import EARTH_RADIUS_M
+from glonet_regions.core.grid import EARTH_RADIUS_M, great_circle_km
 from glonet_regions.core.region import Region
 from glonet_regions.evaluation.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.lagrangian import (
     advect,
-    great_circle_km,
     seed_particles,
     trajectory_deviation,
 )

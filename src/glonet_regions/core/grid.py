@@ -19,6 +19,16 @@ from glonet_regions.core.errors import GridMismatchError, ValidationError
 #: Mean Earth radius (m), the IUGG value used by most ocean-model area computations.
 EARTH_RADIUS_M = 6_371_008.8
 
+
+def great_circle_km(lat1: Any, lon1: Any, lat2: Any, lon2: Any) -> np.ndarray:
+    """Haversine distance (km) between points in degrees, on the sphere of ``EARTH_RADIUS_M``."""
+    p1 = np.deg2rad(lat1)
+    p2 = np.deg2rad(lat2)
+    dl = np.deg2rad(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2.0 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0))))
+
+
 _LAT_NAMES = ("latitude", "lat", "nav_lat", "y", "LATITUDE", "Latitude")
 _LON_NAMES = ("longitude", "lon", "nav_lon", "x", "LONGITUDE", "Longitude")
 _GENERIC_NAMES = ("x", "y")

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glonet_regions.core.grid import BBox, Grid
+from glonet_regions.core.grid import EARTH_RADIUS_M, BBox, Grid, great_circle_km
 
-EARTH_RADIUS_M = 6_371_008.8
 OMEGA = 7.2921e-5
 GRAVITY = 9.81
 _KM_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0 / 1000.0
@@ -148,7 +147,7 @@ class Geography:
                 sampling=(1.0, float(np.cos(np.deg2rad(np.mean(grid.lat))))),
                 return_indices=True,
             )
-            distance = _haversine_km(lat2d, lon2d, grid.lat[ii], grid.lon[jj])
+            distance = great_circle_km(lat2d, lon2d, grid.lat[ii], grid.lon[jj])
         else:
             distance = np.full(grid.shape, 1e4)
         distance = np.where(land, 0.0, distance)
@@ -184,15 +183,6 @@ def bilinear(grid: Grid, field2d: np.ndarray, lat: np.ndarray, lon: np.ndarray) 
         + f[i0, j0 + 1] * (1 - wi) * wj
         + f[i0 + 1, j0 + 1] * wi * wj
     )
-
-
-def _haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
-    dp, dl = p2 - p1, np.deg2rad(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def drift(distance_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

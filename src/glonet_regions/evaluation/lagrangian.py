@@ -59,7 +59,7 @@ import numpy as np
 import xarray as xr
 
 from glonet_regions.core.errors import DataError, ValidationError
-from glonet_regions.core.grid import EARTH_RADIUS_M
+from glonet_regions.core.grid import EARTH_RADIUS_M, great_circle_km
 from glonet_regions.evaluation.writer import FIRST_DAY, LEAD
 
 __all__ = [
@@ -67,7 +67,6 @@ __all__ = [
     "Trajectories",
     "ZoneDeviation",
     "advect",
-    "great_circle_km",
     "seed_particles",
     "surface_currents",
     "trajectory_deviation",
@@ -383,18 +382,6 @@ def advect(
     if la.shape != lo.shape:
         raise ValidationError("lat0 and lon0 must have the same length")
     return _integrate(field, la, lo, np.zeros(la.size, dtype=np.intp), dt_s=dt_s, days=days)
-
-
-def great_circle_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Haversine distance (km) on the sphere of radius ``EARTH_RADIUS_M``."""
-    p1 = np.deg2rad(lat1)
-    p2 = np.deg2rad(lat2)
-    dp = p2 - p1
-    dl = np.deg2rad(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2.0 * EARTH_RADIUS_M / 1000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def surface_currents(cube: xr.Dataset, *, source: str = "cube") -> xr.Dataset:
