@@ -22,11 +22,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def _region(nlat: int, nlon: int):  # type: ignore[no-untyped-def]
+def _region(nlat: int, nlon: int, edges: tuple[str, ...] = ("west", "south", "north")) -> Any:
+    """A benchmark region on the ibi36 grid v1 (first ``nlat`` x ``nlon`` points)."""
     from glonet_regions.core.grid import Grid
     from glonet_regions.core.region import (
         DateRange,
@@ -51,7 +53,7 @@ def _region(nlat: int, nlon: int):  # type: ignore[no-untyped-def]
             DateRange(dt.date(2031, 1, 1), dt.date(2031, 2, 1)),
             DateRange(dt.date(2032, 1, 1), dt.date(2032, 2, 1)),
         ),
-        open_boundaries=OpenBoundaries(("west", "south", "north"), width=8),
+        open_boundaries=OpenBoundaries(edges, width=8),
     )
 
 

@@ -22,46 +22,23 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_loader import _region  # the benchmarks' region on the ibi36 grid v1
+
 os.environ.setdefault("NCCL_NVLS_ENABLE", "0")
 os.environ.setdefault("TORCH_SYMM_MEM_DISABLE_MULTICAST", "1")
-
-
-def _region(nlat: int, nlon: int) -> Any:
-    from glonet_regions.core.grid import Grid
-    from glonet_regions.core.region import (
-        DateRange,
-        DateSplits,
-        GridVersion,
-        OpenBoundaries,
-        Region,
-    )
-
-    res = 1 / 36
-    grid = Grid.regular(lon0=-19.0, lat0=26.0, dlon=res, dlat=res, nlon=nlon, nlat=nlat)
-    return Region(
-        name="bench",
-        title="benchmark: the ibi36 grid v1",
-        bbox=grid.bbox,
-        resolution_deg=res,
-        grid_versions=(GridVersion("v1", grid),),
-        splits=DateSplits(
-            DateRange(dt.date(2021, 1, 1), dt.date(2029, 12, 31)),
-            DateRange(dt.date(2030, 1, 1), dt.date(2030, 2, 1)),
-            DateRange(dt.date(2031, 1, 1), dt.date(2031, 2, 1)),
-        ),
-        open_boundaries=OpenBoundaries(("west", "south", "north", "east"), width=8),
-    )
 
 
 def _prepare(store: Path, days: int, workers: int) -> float:
     from glonet_regions.data.prepare import prepare_store
     from glonet_regions.data.prepare_source import SyntheticSource
 
-    region = _region(1081, 865)
+    region = _region(1081, 865, edges=("west", "south", "north", "east"))
     src = SyntheticSource(region.grid, dt.date(2021, 1, 1), days)
     t0 = time.perf_counter()
     prepare_store(store, src, region=region, workers=workers)
