@@ -53,7 +53,7 @@ def _region(nlat: int, nlon: int, edges: tuple[str, ...] = ("west", "south", "no
             DateRange(dt.date(2031, 1, 1), dt.date(2031, 2, 1)),
             DateRange(dt.date(2032, 1, 1), dt.date(2032, 2, 1)),
         ),
-        open_boundaries=OpenBoundaries(edges, width=8),
+        open_boundaries=OpenBoundaries(edges, width=8),  # type: ignore[arg-type]
     )
 
 
