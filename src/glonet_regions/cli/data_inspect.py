@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 def _inspect_file(path: Path, region_name: str | None) -> list[str]:
@@ -42,28 +42,26 @@ def _inspect_file(path: Path, region_name: str | None) -> list[str]:
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
 @click.option("--region", "region_name", default=None, help="Match a file's grid on this region.")
 @click.option("--no-values", is_flag=True, help="Skip reading days to check for NaN in the ocean.")
+@user_errors
 def inspect_cmd(target: Path, region_name: str | None, no_values: bool) -> None:
     """Describe TARGET (a training store or a netCDF/zarr file) and check it.
 
     Exits with status 1, listing the problems, when a store is incomplete or inconsistent.
     """
-    try:
-        from glonet_regions.data.store import is_store
+    from glonet_regions.data.store import is_store
 
-        if is_store(target):
-            from glonet_regions.data.inspect_store import inspect_store
+    if is_store(target):
+        from glonet_regions.data.inspect_store import inspect_store
 
-            report = inspect_store(target, check_values=not no_values)
-            for line in report.lines:
-                click.echo(line)
-            if report.problems:
-                click.echo("Problems:", err=True)
-                for p in report.problems:
-                    click.echo(f"  - {p}", err=True)
-                raise click.exceptions.Exit(1)
-            click.echo("OK: the store is complete and consistent")
-            return
-        for line in _inspect_file(target, region_name):
+        report = inspect_store(target, check_values=not no_values)
+        for line in report.lines:
             click.echo(line)
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from None
+        if report.problems:
+            click.echo("Problems:", err=True)
+            for p in report.problems:
+                click.echo(f"  - {p}", err=True)
+            raise click.exceptions.Exit(1)
+        click.echo("OK: the store is complete and consistent")
+        return
+    for line in _inspect_file(target, region_name):
+        click.echo(line)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 class _Date(click.ParamType):
@@ -77,6 +77,7 @@ def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) ->
 )
 @click.option("--variant", type=click.Choice(["demo", "full"]), default="demo", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@user_errors
 def prepare(
     region_name: str, use_sample: bool, start: dt.date | None, end: dt.date | None, out: Path,
     scheduler: str | None, chunk_days: int, shard_days: int, workers: int | None,
@@ -88,33 +89,30 @@ def prepare(
     Re-running the same command finishes an interrupted store and does nothing on a complete
     one.
     """
-    try:
-        from glonet_regions.data.prepare import prepare_sample_store, prepare_store
-        from glonet_regions.data.store import Layout
-        from glonet_regions.registry.facade import get_region
+    from glonet_regions.data.prepare import prepare_sample_store, prepare_store
+    from glonet_regions.data.store import Layout
+    from glonet_regions.registry.facade import get_region
 
-        region = get_region(region_name)
-        layout = Layout(chunk_days, shard_days)
-        command = " ".join(["glonet-regions", *sys.argv[1:]])
-        if use_sample:
-            result = prepare_sample_store(
-                region, out, sample_dir=sample_dir, variant=variant, seed=seed, start=start,
-                end=end, layout=layout, workers=workers, scheduler=scheduler, command=command,
-                log=click.echo,
-            )  # fmt: skip
+    region = get_region(region_name)
+    layout = Layout(chunk_days, shard_days)
+    command = " ".join(["glonet-regions", *sys.argv[1:]])
+    if use_sample:
+        result = prepare_sample_store(
+            region, out, sample_dir=sample_dir, variant=variant, seed=seed, start=start,
+            end=end, layout=layout, workers=workers, scheduler=scheduler, command=command,
+            log=click.echo,
+        )  # fmt: skip
+    else:
+        if regional:
+            from glonet_regions.data.canonical_source import CanonicalSource
+
+            source = CanonicalSource.from_files(region, regional, global_files)
         else:
-            if regional:
-                from glonet_regions.data.canonical_source import CanonicalSource
-
-                source = CanonicalSource.from_files(region, regional, global_files)
-            else:
-                source = _registry_source(region, start, end)
-            result = prepare_store(
-                out, source, region=region, start=start, end=end, layout=layout,
-                workers=workers, scheduler=scheduler, command=command, log=click.echo,
-            )  # fmt: skip
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from None
+            source = _registry_source(region, start, end)
+        result = prepare_store(
+            out, source, region=region, start=start, end=end, layout=layout,
+            workers=workers, scheduler=scheduler, command=command, log=click.echo,
+        )  # fmt: skip
     click.echo(
         f"{result.path}: {result.n_days} days, {result.chunks_written} chunks written, "
         f"{result.chunks_skipped} already done, {result.seconds:.1f} s"
@@ -126,15 +124,13 @@ def prepare(
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder to write.")
 @click.option("--variant", type=click.Choice(["demo", "full"]), default="demo", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@user_errors
 def sample(region_name: str, out: Path, variant: str, seed: int) -> None:
     """Generate the embedded synthetic sample of REGION_NAME into --out."""
-    try:
-        from glonet_regions.data.sample import generate_sample
-        from glonet_regions.registry.facade import get_region
+    from glonet_regions.data.sample import generate_sample
+    from glonet_regions.registry.facade import get_region
 
-        info = generate_sample(get_region(region_name), out, variant=variant, seed=seed)  # type: ignore[arg-type]
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from None
+    info = generate_sample(get_region(region_name), out, variant=variant, seed=seed)  # type: ignore[arg-type]
     click.echo(f"Sample ({info.variant}, seed {info.seed}) in {out}: {info.start} .. {info.end}")
     click.echo(f"  grid {info.grid}")
     for f in (*info.regional_files, *info.global_files):

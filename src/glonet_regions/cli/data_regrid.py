@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from glonet_regions.cli._errors import user_errors
+
 
 @click.command("regrid")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
@@ -39,6 +41,7 @@ import click
 )
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Output netCDF file (written atomically).")  # fmt: skip
+@user_errors
 def regrid(
     file: Path,
     region_name: str,
@@ -53,24 +56,19 @@ def regrid(
     Only the part of the region's grid that the file covers is written. Variables, attributes
     and NaN land are kept.
     """
-    from glonet_regions.core.errors import GlonetRegionsError
     from glonet_regions.data.regrid.files import regrid_file
+    from glonet_regions.registry.facade import get_region
 
-    try:
-        from glonet_regions.registry.facade import get_region
-
-        region = get_region(region_name)
-        written = regrid_file(
-            file,
-            region.grid,
-            out,
-            method=method,
-            backend=backend,
-            weights=weights_path,
-            fill="nearest" if fill_nearest else None,
-            history=f"glonet-regions data regrid --region {region_name} --method {method} "
-            f"--backend {backend}",
-        )
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from None
+    region = get_region(region_name)
+    written = regrid_file(
+        file,
+        region.grid,
+        out,
+        method=method,
+        backend=backend,
+        weights=weights_path,
+        fill="nearest" if fill_nearest else None,
+        history=f"glonet-regions data regrid --region {region_name} --method {method} "
+        f"--backend {backend}",
+    )
     click.echo(f"Wrote {written}")

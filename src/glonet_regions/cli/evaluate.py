@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 def _ints(value: str | None, option: str) -> list[int] | None:
@@ -77,6 +77,7 @@ def _floats(value: str | None) -> list[float] | None:
     "(surface drifters advected with each model's and the truth's currents); 0 disables it.",
 )
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
+@user_errors
 def evaluate(
     region_name: str,
     forecast_path: Path,
@@ -98,39 +99,6 @@ def evaluate(
     deviation (km) of surface drifters. Writes scores.csv, scores.json, plots and report.html
     into --out.
     """
-    try:
-        _run(
-            region_name,
-            forecast_path,
-            references,
-            use_sample,
-            store,
-            truth,
-            global_model,
-            out_dir,
-            _ints(lead_days, "--lead-days"),
-            depths,
-            no_plots,
-            lagrangian_particles,
-        )
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
-
-
-def _run(
-    region_name: str,
-    forecast_path: Path,
-    references: tuple[Path, ...],
-    use_sample: bool,
-    store: Path | None,
-    truth: Path | None,
-    global_model: Path | None,
-    out_dir: Path,
-    lead_days: list[int] | None,
-    depths_opt: str | None,
-    no_plots: bool,
-    lagrangian_particles: int = 1000,
-) -> None:
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.align import open_daily
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
@@ -140,6 +108,7 @@ def _run(
     from glonet_regions.evaluation.writer import open_cube
     from glonet_regions.registry.facade import get_region
 
+    lead_day_list = _ints(lead_days, "--lead-days")
     chosen = [x for x in (use_sample or store is not None, truth is not None) if x]
     if len(chosen) != 1:
         raise ValidationError(
@@ -170,7 +139,7 @@ def _run(
         refs[name or Path(path).stem] = _open_any(Path(path))
     if global_model is not None:
         global_ds = open_daily(global_model)
-    depths = OCEANBENCH_DEPTHS if depths_opt is None else _floats(depths_opt)
+    depth_list = OCEANBENCH_DEPTHS if depths is None else _floats(depths)
 
     def say(msg: str) -> None:
         click.echo(f"evaluate: {msg}", err=True)
@@ -181,8 +150,8 @@ def _run(
         source,
         references=refs,
         global_model=global_ds,
-        lead_days=lead_days,
-        depths=depths,
+        lead_days=lead_day_list,
+        depths=depth_list,
         lagrangian_particles=lagrangian_particles,
         progress=say,
     )

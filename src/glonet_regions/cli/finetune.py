@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 def _csv(value: str | None) -> list[str] | None:
@@ -167,32 +167,30 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--tensorboard/--no-tensorboard", default=None, help="TensorBoard events.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars.")
 @click.option("--stop-after-epochs", type=int, help="Stop after N epochs (resume later).")
+@user_errors
 def finetune(region: str | None, config_file: Path | None, **opts: Any) -> None:
     """Fine-tune GLONET on REGION; write checkpoints, logs and metrics.json to RUN_DIR.
 
     Every option is also a configuration-file key (same name with underscores). Under
     `torchrun --nproc_per_node N` the same command trains with DDP.
     """
-    try:
-        from glonet_regions.engine.config import FinetuneConfig, load_config_file
-        from glonet_regions.engine.metrics import format_table
-        from glonet_regions.engine.run import run_finetune
+    from glonet_regions.engine.config import FinetuneConfig, load_config_file
+    from glonet_regions.engine.metrics import format_table
+    from glonet_regions.engine.run import run_finetune
 
-        base = FinetuneConfig()
-        if config_file is not None:
-            base = load_config_file(config_file)
-        elif opts["resume"]:
-            run_dir = opts["run_dir"] or (Path("runs") / region if region else None)
-            saved = Path(run_dir) / "config.yaml" if run_dir is not None else None
-            if saved is not None and saved.is_file():
-                base = load_config_file(saved)
-        overrides = _overrides(opts)
-        if region is not None:
-            overrides["region"] = region
-        cfg = base.merged(overrides)
-        result = run_finetune(cfg, log=click.echo)
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from None
+    base = FinetuneConfig()
+    if config_file is not None:
+        base = load_config_file(config_file)
+    elif opts["resume"]:
+        run_dir = opts["run_dir"] or (Path("runs") / region if region else None)
+        saved = Path(run_dir) / "config.yaml" if run_dir is not None else None
+        if saved is not None and saved.is_file():
+            base = load_config_file(saved)
+    overrides = _overrides(opts)
+    if region is not None:
+        overrides["region"] = region
+    cfg = base.merged(overrides)
+    result = run_finetune(cfg, log=click.echo)
     import os
 
     if result.finished and result.metrics and os.environ.get("RANK", "0") == "0":

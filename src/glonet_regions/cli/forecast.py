@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 def _dates(value: str | None) -> list[dt.date] | None:
@@ -80,6 +80,7 @@ def _dates(value: str | None) -> list[dt.date] | None:
     default=None,
     help="Output format (default from the --out suffix: .zarr gives zarr, else netCDF).",
 )
+@user_errors
 def forecast(
     region_name: str,
     checkpoint: Path | None,
@@ -100,39 +101,6 @@ def forecast(
     runs ceil(days/2) model calls with boundary data from the store. Depth groups missing from
     the checkpoint are filled with persistence (the file's attributes say which).
     """
-    try:
-        _run(
-            region_name,
-            checkpoint,
-            persistence,
-            _dates(start),
-            days,
-            out,
-            use_sample,
-            store,
-            truth,
-            device,
-            fmt,
-            exec_mode,
-        )
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
-
-
-def _run(
-    region_name: str,
-    checkpoint: Path | None,
-    persistence: bool,
-    starts: list[dt.date] | None,
-    days: int,
-    out: Path,
-    use_sample: bool,
-    store: Path | None,
-    truth: Path | None,
-    device: str,
-    fmt: str | None,
-    exec_mode: str = "auto",
-) -> None:
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.forecast import (
         default_start_dates,
@@ -144,6 +112,7 @@ def _run(
     from glonet_regions.evaluation.writer import write_cube
     from glonet_regions.registry.facade import get_region
 
+    starts = _dates(start)
     region = get_region(region_name)
     if persistence == (checkpoint is not None):
         raise ValidationError("Give either --checkpoint CKPT or --persistence")

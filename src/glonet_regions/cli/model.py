@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 @click.group(name="model")
@@ -17,6 +17,7 @@ def model() -> None:
 @model.command(name="inspect")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--max-code-chars", default=20000, show_default=True, help="Truncate code to N.")
+@user_errors
 def inspect_cmd(path: Path, max_code_chars: int) -> None:
     """Print a TorchScript file's tensors (names, shapes) and its TorchScript code.
 
@@ -25,10 +26,7 @@ def inspect_cmd(path: Path, max_code_chars: int) -> None:
     """
     from glonet_regions.model.weights import describe_torchscript
 
-    try:
-        click.echo(describe_torchscript(path, max_code_chars=max_code_chars))
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
+    click.echo(describe_torchscript(path, max_code_chars=max_code_chars))
 
 
 @model.command(name="import")
@@ -47,6 +45,7 @@ def inspect_cmd(path: Path, max_code_chars: int) -> None:
 @click.option(
     "--strict", is_flag=True, help="Fail on any missing, unexpected or mismatched tensor."
 )
+@user_errors
 def import_cmd(path: Path, region_name: str | None, group: str, size: str, strict: bool) -> None:
     """Map a TorchScript file's tensors onto our network by name and shape; print the report.
 
@@ -59,18 +58,15 @@ def import_cmd(path: Path, region_name: str | None, group: str, size: str, stric
     from glonet_regions.model.network import build_glonet
     from glonet_regions.model.weights import import_torchscript
 
-    try:
-        channels = GLONET_DEPTH_SCHEME.group(group).n_channels
-        shape: tuple[int, int] = (672, 1440)
-        if region_name is not None:
-            from glonet_regions.registry.facade import get_region
+    channels = GLONET_DEPTH_SCHEME.group(group).n_channels
+    shape: tuple[int, int] = (672, 1440)
+    if region_name is not None:
+        from glonet_regions.registry.facade import get_region
 
-            shape = get_region(region_name).grid.shape
-        with torch.device("cpu"):
-            net = build_glonet(channels, size, shape)  # type: ignore[arg-type]
-        report = import_torchscript(net, path, strict=strict)
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
+        shape = get_region(region_name).grid.shape
+    with torch.device("cpu"):
+        net = build_glonet(channels, size, shape)  # type: ignore[arg-type]
+    report = import_torchscript(net, path, strict=strict)
     click.echo(report.format())
     if not report.ok:
         raise SystemExit(1)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from glonet_regions.core.errors import GlonetRegionsError
+from glonet_regions.cli._errors import user_errors
 
 
 def _registry() -> Any:
@@ -60,14 +60,12 @@ def regions() -> None:
 
 @regions.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@user_errors
 def list_regions(as_json: bool) -> None:
     """List every registered region."""
-    try:
-        reg = _registry()
-        items = [_summary(reg.get_region(n)) for n in reg.region_names()]
-        skipped = reg.skipped_regions
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
+    reg = _registry()
+    items = [_summary(reg.get_region(n)) for n in reg.region_names()]
+    skipped = reg.skipped_regions
     if as_json:
         click.echo(json.dumps({"regions": items, "skipped": skipped}, indent=2))
         return
@@ -148,15 +146,13 @@ def _show_text(region: Any, provider: Any, extras: tuple[list[Any], list[Any]]) 
 @regions.command("show")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the full description as JSON.")
+@user_errors
 def show_region(name: str, as_json: bool) -> None:
     """Describe region NAME: grid, variables, levels, periods, boundaries, datasets."""
-    try:
-        reg = _registry()
-        region = reg.get_region(name)
-        provider = reg.region_provider(name)
-        extras = reg.evaluation_extras(region)
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
+    reg = _registry()
+    region = reg.get_region(name)
+    provider = reg.region_provider(name)
+    extras = reg.evaluation_extras(region)
     if as_json:
         data = region.to_dict()
         data["distribution"] = provider.distribution
@@ -170,12 +166,10 @@ def show_region(name: str, as_json: bool) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@user_errors
 def plugins(as_json: bool) -> None:
     """List loaded plugins: name, distribution, version and hooks implemented."""
-    try:
-        infos = _registry().plugin_infos()
-    except GlonetRegionsError as err:
-        raise click.ClickException(str(err)) from err
+    infos = _registry().plugin_infos()
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in infos], indent=2))
         return
