@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from glonet_regions.model.blocks import AdativeFourierNeuralOperator
+from glonet_regions.model.blocks import AdativeFourierNeuralOperator, FourierNetBlock
 from glonet_regions.model.fast import (
     FastAFNO,
     FastBasicConv2d,
@@ -20,9 +20,21 @@ from glonet_regions.model.fast import (
     resolve_mode,
     set_checkpoint_branches,
 )
-from glonet_regions.model.fast_kernels import afno_spectral, gn_lrelu, mlp_residual
+from glonet_regions.model.fast_kernels import (
+    afno_spectral,
+    compiled,
+    fourier_block,
+    gn_lrelu,
+    mlp_residual,
+)
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import rollout
+
+# Inductor (torch 2.11) calls the deprecated torch.jit.script_method while compiling; the
+# warning is torch's own, not ours, so it is ignored narrowly for the compiling tests.
+inductor_warning = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
+)
 
 
 def rel(a: Tensor, b: Tensor) -> float:
@@ -69,14 +81,17 @@ def test_gn_lrelu_split_statistics_channels_last_and_offset() -> None:
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("fft_planes", [False, True])
 @pytest.mark.parametrize("threshold", [0.0, 0.01])
-def test_fast_afno_matches_eager(threshold: float) -> None:
+def test_fast_afno_matches_eager(threshold: float, fft_planes: bool) -> None:
     torch.manual_seed(0)
     ref_mod = AdativeFourierNeuralOperator(48, num_blocks=3, sparsity_threshold=threshold)
     for p in ref_mod.parameters():  # larger than the 0.02 init so layer 2 matters
         torch.nn.init.normal_(p, std=0.2)
     fast_mod = copy.deepcopy(ref_mod)
     fast_mod.__class__ = FastAFNO
+    assert isinstance(fast_mod, FastAFNO)
+    fast_mod.fft_planes = fft_planes
     x = torch.randn(2, 10 * 7, 48)
     ref, out = ref_mod(x, 10, 7), fast_mod(x, 10, 7)
     assert rel(out, ref) < 1e-5
@@ -86,6 +101,21 @@ def test_fast_afno_matches_eager(threshold: float) -> None:
     for name, p in fast_mod.named_parameters():
         assert p.grad is not None and grads[name].grad is not None, name
         assert rel(p.grad, grads[name].grad) < 1e-4, name
+
+
+def test_fast_afno_inference_cache_follows_weight_updates() -> None:
+    torch.manual_seed(2)
+    ref_mod = AdativeFourierNeuralOperator(16, num_blocks=2)
+    for p in ref_mod.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    fast_mod = copy.deepcopy(ref_mod)
+    fast_mod.__class__ = FastAFNO
+    x = torch.randn(1, 6 * 4, 16)
+    with torch.no_grad():
+        assert rel(fast_mod(x, 6, 4), ref_mod(x, 6, 4)) < 1e-5
+        for mod in (ref_mod, fast_mod):
+            mod.w2.mul_(-1.5)  # in place, as an optimizer step or load_state_dict would
+        assert rel(fast_mod(x, 6, 4), ref_mod(x, 6, 4)) < 1e-5
 
 
 def test_afno_spectral_bf16_error_is_bounded() -> None:
@@ -112,6 +142,47 @@ def test_fast_forward_matches_eager_on_cpu(tiny: Callable[..., Glonet], channels
         ref, out = model(x), fast(x)
     # Same operations in float32, only the memory layout and op grouping differ.
     assert rel(out, ref) < 1e-5
+
+
+def test_fast_forward_with_dense_grouped_convs(tiny: Callable[..., Glonet]) -> None:
+    model = tiny(channels=5, grid=(30, 45))
+    fast = optimise_model(
+        copy.deepcopy(model), device="cpu", mode="fast", training=False, conv_strategy="dense"
+    )
+    assert {m.conv_strategy for m in fast.modules() if isinstance(m, FastInception)} == {"dense"}
+    x = torch.randn(1, 2, 5, 30, 45)
+    with torch.no_grad():
+        assert rel(fast(x), model(x)) < 1e-5
+
+
+def _fourier_block_args(block: FourierNetBlock) -> tuple[object, ...]:
+    fast = copy.deepcopy(block)
+    fuse_blocks(fast, "eager")
+    f = fast.filter
+    assert isinstance(f, FastAFNO)
+    ln1, ln2, fc1 = fast.normlayer1, fast.normlayer2, fast.mlp.fc1
+    return (
+        (ln1.weight, ln1.bias, ln1.eps), f.fused_args(torch.float32, 30),
+        (ln2.weight, ln2.bias, ln2.eps), (fc1.weight, fc1.bias),
+    )  # fmt: skip
+
+
+@inductor_warning
+def test_compiled_fourier_block_matches_module() -> None:
+    # The whole block as one Inductor graph (CPU backend here; CUDA in the product): same
+    # outputs and gradients as the eager module, FFTs and complex views included.
+    torch.manual_seed(0)
+    block = FourierNetBlock(16, mlp_ratio=4, num_blocks=2)
+    for p in block.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    x = torch.randn(2, 6 * 5, 16, requires_grad=True)
+    ref = block(x, 6, 5)
+    (gx_ref,) = torch.autograd.grad(ref.square().sum(), [x])
+    assert rel(fourier_block(x, 6, 5, *_fourier_block_args(block)), ref) < 1e-5  # type: ignore[arg-type]
+    out = compiled("fourier_block")(x, 6, 5, *_fourier_block_args(block))
+    assert rel(out, ref) < 1e-5
+    (gx,) = torch.autograd.grad(out.square().sum(), [x])
+    assert rel(gx, gx_ref) < 1e-4
 
 
 def test_state_dict_is_unchanged(tiny: Callable[..., Glonet]) -> None:
@@ -188,11 +259,6 @@ def test_forecast_runner_on_cpu_is_rollout(tiny: Callable[..., Glonet]) -> None:
 # ------------------------------------------------------------------------------------------
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-# Inductor (torch 2.11) calls the deprecated torch.jit.script_method while compiling; the
-# warning is torch's own, not ours, so it is ignored narrowly for the compiling tests.
-inductor_warning = pytest.mark.filterwarnings(
-    "ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"
-)
 
 
 @pytest.mark.gpu
@@ -231,11 +297,6 @@ def test_cuda_graph_runner_matches_no_graph(tiny: Callable[..., Glonet]) -> None
 @pytest.mark.gpu
 @cuda
 @inductor_warning
-# Dynamo (torch 2.11) reads ``.grad`` of the non-leaf activation it is handed while tracing the
-# fused functions with autograd on; the warning is torch's own, raised inside Dynamo.
-@pytest.mark.filterwarnings(
-    "ignore:The .grad attribute of a Tensor that is not a leaf Tensor:UserWarning"
-)
 def test_cuda_fast_training_step_runs(tiny: Callable[..., Glonet]) -> None:
     model = optimise_model(tiny(grid=(64, 80)), device="cuda", training=True)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glonet_regions.model.blocks import (
@@ -33,7 +32,15 @@ from glonet_regions.model.blocks import (
     GroupConv2d,
     Inception,
 )
-from glonet_regions.model.fast_kernels import afno_spectral, compiled, gn_lrelu, mlp_residual
+from glonet_regions.model.fast_conv import ConvStrategy, grouped_conv
+from glonet_regions.model.fast_kernels import (
+    afno_fold,
+    afno_mix,
+    compiled,
+    fourier_block,
+    gn_lrelu,
+    mlp_residual,
+)
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
 
@@ -63,6 +70,10 @@ peaks at 60 GiB; ``space`` alone at 39 GiB (too close to the 40 GiB goal for C=4
 """
 
 
+FFT_PLANES_MIN_TOKENS = 1 << 16
+"""Token grids this large run the AFNO FFTs over per-channel planes (see :class:`FastAFNO`)."""
+
+
 def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager", "fast"]:
     """``"auto"`` is ``"fast"`` on CUDA and ``"eager"`` elsewhere; the others pass through."""
     if mode not in ("auto", "eager", "fast"):
@@ -80,7 +91,19 @@ def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager",
 def _fn(impl: FusedImpl, name: str) -> object:
     if impl == "compiled":
         return compiled(name)
-    return {"gn_lrelu": gn_lrelu, "mlp_residual": mlp_residual}[name]
+    return {"gn_lrelu": gn_lrelu, "mlp_residual": mlp_residual, "fourier_block": fourier_block}[
+        name
+    ]
+
+
+def _mm_dtype(x: Tensor) -> torch.dtype:
+    """Dtype of the AFNO spectral products: autocast's if on, else bf16/fp16 inputs', else fp32."""
+    dev_type = x.device.type
+    if torch.is_autocast_enabled(dev_type):
+        return torch.get_autocast_dtype(dev_type)
+    if x.dtype in (torch.bfloat16, torch.float16):
+        return x.dtype
+    return torch.float32
 
 
 class FastBasicConv2d(BasicConv2d):
@@ -100,9 +123,15 @@ class FastBasicConv2d(BasicConv2d):
 
 
 class FastInception(Inception):
-    """:class:`Inception` whose branches fuse GroupNorm + LeakyReLU + the running branch sum."""
+    """:class:`Inception` whose branches fuse GroupNorm + LeakyReLU + the running branch sum.
+
+    The grouped branch convolutions run through
+    :func:`~glonet_regions.model.fast_conv.grouped_conv` with ``conv_strategy`` (cuDNN grouped,
+    dense block-diagonal, or ``"auto"``: whichever is measured faster per shape).
+    """
 
     fused_impl: FusedImpl = "eager"
+    conv_strategy: ConvStrategy = "grouped"
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the 1x1 projection and accumulate the fused branches."""
@@ -112,9 +141,11 @@ class FastInception(Inception):
         for branch in self.lls:
             assert isinstance(branch, GroupConv2d)
             norm = branch.norm
+            conv = branch.conv
+            assert isinstance(conv, nn.Conv2d)
             out = fn(  # type: ignore[operator]
-                branch.conv(x), norm.weight, norm.bias, norm.num_groups, norm.eps,
-                branch.activate.negative_slope, out,
+                grouped_conv(conv, x, self.conv_strategy), norm.weight, norm.bias,
+                norm.num_groups, norm.eps, branch.activate.negative_slope, out,
             )  # fmt: skip
         assert out is not None
         return out
@@ -125,45 +156,77 @@ class FastAFNO(AdativeFourierNeuralOperator):
 
     Same parameters as :class:`AdativeFourierNeuralOperator`. The 1x1 ``Conv1d`` skip runs as
     the equivalent ``linear``; the spectral MLP (eight float32 einsums and the complex
-    assembly in eager) becomes two ``baddbmm`` calls, see
-    :func:`~glonet_regions.model.fast_kernels.afno_spectral`. The FFTs stay float32; the
+    assembly in eager) becomes two ``baddbmm`` calls on weights folded by
+    :func:`~glonet_regions.model.fast_kernels.afno_fold`. The FFTs stay float32; the
     matrix products run in the autocast dtype when autocast is on (bf16), else in the
     tokens' dtype with float32 weights folded first.
+
+    Without gradients the folded weights are cached (keyed on the parameters' in-place
+    version counters, so an optimizer step or ``load_state_dict`` refolds them).
+    ``fft_planes`` picks the FFT layout (see :func:`~glonet_regions.model.fast_kernels.afno_mix`):
+    ``None`` (default) uses per-channel planes on token grids of at least
+    :data:`FFT_PLANES_MIN_TOKENS` tokens and the token layout below. Measured on an H200
+    (docs/benchmarks-gpu.md, round 4): planes take a ``dynamics`` block (544 x 440 tokens) from
+    2.38 to 1.95 ms of kernels; on ``space.NO``'s 68 x 55 tokens they gain nothing.
     """
+
+    fft_planes: bool | None = None
 
     def forward(self, x: Tensor, h: int, w: int) -> Tensor:
         """Same as :meth:`AdativeFourierNeuralOperator.forward` up to rounding."""
-        b, n, d = x.shape
-        if n != h * w:
-            raise ValueError(f"AFNO got {n} tokens for a {h}x{w} grid")
-        skip = F.linear(x, self.bias.weight.squeeze(-1), self.bias.bias)
-        in_dtype = x.dtype
-        dev_type = x.device.type
-        if torch.is_autocast_enabled(dev_type):
-            mm_dtype = torch.get_autocast_dtype(dev_type)
-        elif in_dtype in (torch.bfloat16, torch.float16):
-            mm_dtype = in_dtype
-        else:
-            mm_dtype = torch.float32
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            z = torch.fft.rfft2(x.float().reshape(b, h, w, d), dim=(1, 2), norm="ortho")
-            z = afno_spectral(
-                z, self.w1, self.b1, self.w2, self.b2, self.num_blocks,
-                self.sparsity_threshold, mm_dtype,
-            )  # fmt: skip
-            y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
-        return y.to(in_dtype) + skip
+        return afno_mix(x, h, w, *self.fused_args(_mm_dtype(x), h * w))
+
+    def folded(self, mm_dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The folded spectral weights in ``mm_dtype`` (cached while no gradient is recorded)."""
+        params = (self.w1, self.b1, self.w2, self.b2)
+        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+            return afno_fold(*params, mm_dtype)
+        key = (mm_dtype, *((p.data_ptr(), p._version) for p in params))
+        cache = self.__dict__.get("_folded_cache")
+        if cache is None or cache[0] != key:
+            with torch.no_grad():
+                cache = (key, afno_fold(*params, mm_dtype))
+            self.__dict__["_folded_cache"] = cache
+        folded: tuple[Tensor, Tensor, Tensor, Tensor] = cache[1]
+        return folded
+
+    def fused_args(
+        self, mm_dtype: torch.dtype, tokens: int
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor], float, bool]:
+        """Skip weight and bias, folded weights, threshold and FFT layout (see ``afno_mix``)."""
+        assert self.bias.bias is not None
+        planes = self.fft_planes
+        if planes is None:
+            planes = tokens >= FFT_PLANES_MIN_TOKENS
+        return (
+            self.bias.weight, self.bias.bias, self.folded(mm_dtype), self.sparsity_threshold,
+            planes,
+        )  # fmt: skip
 
 
 class FastFourierNetBlock(FourierNetBlock):
-    """:class:`FourierNetBlock` with LayerNorm + fc1 + GELU + pooling + residual fused."""
+    """:class:`FourierNetBlock` as one fused function (LayerNorms, AFNO, MLP, residuals).
+
+    With a :class:`FastAFNO` filter the whole block is
+    :func:`~glonet_regions.model.fast_kernels.fourier_block` (compiled as one graph on CUDA);
+    otherwise only the MLP half (LayerNorm + fc1 + GELU + pooling + residual) is fused.
+    """
 
     fused_impl: FusedImpl = "eager"
 
     def forward(self, x: Tensor, h: int, w: int) -> Tensor:
         """Apply the block to tokens ``(B, h*w, D)``."""
-        x = x + self.filter(self.normlayer1(x), h, w)
         ln, fc1 = self.normlayer2, self.mlp.fc1
+        f = self.filter
+        if isinstance(f, FastAFNO):
+            ln1 = self.normlayer1
+            block = _fn(self.fused_impl, "fourier_block")
+            y: Tensor = block(  # type: ignore[operator]
+                x, h, w, (ln1.weight, ln1.bias, ln1.eps), f.fused_args(_mm_dtype(x), h * w),
+                (ln.weight, ln.bias, ln.eps), (fc1.weight, fc1.bias),
+            )  # fmt: skip
+            return y
+        x = x + self.filter(self.normlayer1(x), h, w)
         fn = _fn(self.fused_impl, "mlp_residual")
         out: Tensor = fn(x, ln.weight, ln.bias, ln.eps, fc1.weight, fc1.bias)  # type: ignore[operator]
         return out
@@ -257,6 +320,7 @@ def optimise_model(
     training: bool,
     checkpoint: Sequence[str] | None = None,
     compile_fused: bool | None = None,
+    conv_strategy: ConvStrategy | None = None,
 ) -> nn.Module:
     """Prepare a GLONET network for fast training or inference on ``device`` (in place).
 
@@ -270,6 +334,10 @@ def optimise_model(
             :data:`DEFAULT_TRAIN_CHECKPOINT` in fast mode.
         compile_fused: Compile the fused functions with ``torch.compile`` (default: on CUDA).
             Compilation happens lazily on first use, per shape, and is cached on disk.
+        conv_strategy: How the Inception branches' grouped convolutions run (see
+            :func:`~glonet_regions.model.fast_conv.grouped_conv`); default ``"auto"`` on CUDA
+            (measure cuDNN grouped against dense block-diagonal per shape on first use),
+            ``"grouped"`` elsewhere.
 
     Returns:
         The same module, moved, in train or eval mode. Run it under
@@ -288,6 +356,12 @@ def optimise_model(
     _channels_last(model)
     use_compile = dev.type == "cuda" if compile_fused is None else compile_fused
     fuse_blocks(model, "compiled" if use_compile else "eager")
+    strategy: ConvStrategy = (
+        conv_strategy if conv_strategy is not None else "auto" if dev.type == "cuda" else "grouped"
+    )
+    for module in model.modules():
+        if isinstance(module, FastInception):
+            module.conv_strategy = strategy
     if training and isinstance(model, Glonet):
         set_checkpoint_branches(
             model, DEFAULT_TRAIN_CHECKPOINT if checkpoint is None else checkpoint

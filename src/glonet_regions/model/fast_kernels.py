@@ -12,7 +12,9 @@ Compilation is lazy (on first call, per input shape) and cached on disk by Induc
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
+    "afno_fold",
+    "afno_mix",
     "afno_spectral",
     "compile_cache_dir",
     "compiled",
+    "fourier_block",
     "gn_lrelu",
     "mlp_residual",
 ]
@@ -67,6 +72,48 @@ def gn_lrelu(
     return y if acc is None else acc + y
 
 
+def afno_fold(
+    w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, mm_dtype: torch.dtype
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The AFNO spectral weights as two real block matrices over interleaved ``(re, im)``.
+
+    Returns ``(l1, c1, l2, c2)`` in ``mm_dtype``: per block a ``(2*bs, 2*bs)`` weight and a
+    ``(1, 2*bs)`` bias for each layer (see :func:`afno_spectral`). Folded in float32, then cast.
+    Differentiable; in inference the caller may cache the result while the weights do not change.
+    """
+    with torch.autocast(device_type=w1.device.type, enabled=False):  # fold in float32
+        nb, bs = w1.shape[1], w1.shape[2]
+        w1, b1, w2, b2 = w1.float(), b1.float(), w2.float(), b2.float()
+        # Layer 1: [re, im] -> [r1, i1]; rows (i, c_in), columns (o, c_out), interleaved.
+        l1 = torch.stack(
+            [torch.stack([w1[0], w1[1]], dim=-1), torch.stack([-w1[1], w1[0]], dim=-1)], dim=2
+        ).reshape(nb, 2 * bs, 2 * bs)
+        c1 = torch.stack([b1[0], b1[1]], dim=-1).reshape(nb, 1, 2 * bs)
+        # Layer 2 with the quirk folded in.
+        w2r, w2i = w2[0], w2[1]
+        to_i_from_r = torch.bmm(w2r, w2i)
+        to_i_from_i = w2r - torch.bmm(w2i, w2i)
+        l2 = torch.stack(
+            [torch.stack([w2r, to_i_from_r], dim=-1), torch.stack([-w2i, to_i_from_i], dim=-1)],
+            dim=2,
+        ).reshape(nb, 2 * bs, 2 * bs)
+        bi2 = torch.bmm(b2[0].unsqueeze(1), w2i).squeeze(1) + b2[1]
+        c2 = torch.stack([b2[0], bi2], dim=-1).reshape(nb, 1, 2 * bs)
+        return l1.to(mm_dtype), c1.to(mm_dtype), l2.to(mm_dtype), c2.to(mm_dtype)
+
+
+def _spectral_mlp(
+    xr: Tensor, folded: tuple[Tensor, Tensor, Tensor, Tensor], sparsity_threshold: float
+) -> Tensor:
+    """``(nb, m, 2*bs)`` interleaved modes through both folded layers; float32 result."""
+    l1, c1, l2, c2 = folded
+    h1 = torch.relu(torch.baddbmm(c1, xr.to(l1.dtype), l1))
+    out = torch.baddbmm(c2, h1, l2).float()
+    if sparsity_threshold > 0:
+        out = F.softshrink(out, sparsity_threshold)
+    return out
+
+
 def afno_spectral(
     z: Tensor,
     w1: Tensor,
@@ -83,7 +130,7 @@ def afno_spectral(
     between its FFTs, including the published layer-2 quirk ``I2 = R2 W2i + I1 W2r + b2i``.
     That quirk is linear in ``(R1, I1)``, so layer 2 folds into one real matrix:
     ``R2 = R1 W2r - I1 W2i + b2r`` and
-    ``I2 = R1 (W2r W2i) + I1 (W2r - W2i W2i) + (b2r W2i + b2i)``.
+    ``I2 = R1 (W2r W2i) + I1 (W2r - W2i W2i) + (b2r W2i + b2i)`` (:func:`afno_fold`).
 
     Each mode's block ``i`` is kept as interleaved ``(re, im)`` pairs, which is the memory
     layout of ``torch.view_as_real``, so each layer is one ``baddbmm`` over the ``num_blocks``
@@ -91,36 +138,36 @@ def afno_spectral(
     no complex assembly. Products run in ``mm_dtype`` (float32 accumulation on CUDA); the
     result is complex64 of ``z``'s shape.
     """
-    shape = z.shape
-    d = shape[-1]
-    nb = num_blocks
-    bs = d // nb
-    m = z.numel() // d
-    w1, b1, w2, b2 = w1.float(), b1.float(), w2.float(), b2.float()
-    # Layer 1: [re, im] -> [r1, i1]; rows (i, c_in), columns (o, c_out), interleaved.
-    l1 = torch.stack(
-        [torch.stack([w1[0], w1[1]], dim=-1), torch.stack([-w1[1], w1[0]], dim=-1)], dim=2
-    ).reshape(nb, 2 * bs, 2 * bs)
-    c1 = torch.stack([b1[0], b1[1]], dim=-1).reshape(nb, 1, 2 * bs)
-    # Layer 2 with the quirk folded in.
-    w2r, w2i = w2[0], w2[1]
-    to_i_from_r = torch.bmm(w2r, w2i)
-    to_i_from_i = w2r - torch.bmm(w2i, w2i)
-    l2 = torch.stack(
-        [torch.stack([w2r, to_i_from_r], dim=-1), torch.stack([-w2i, to_i_from_i], dim=-1)],
-        dim=2,
-    ).reshape(nb, 2 * bs, 2 * bs)
-    bi2 = torch.bmm(b2[0].unsqueeze(1), w2i).squeeze(1) + b2[1]
-    c2 = torch.stack([b2[0], bi2], dim=-1).reshape(nb, 1, 2 * bs)
+    if w1.shape[1] != num_blocks:
+        raise ValueError(f"w1 has {w1.shape[1]} blocks, expected {num_blocks}")
+    return _spectral_tokens(z, afno_fold(w1, b1, w2, b2, mm_dtype), sparsity_threshold)
 
-    xr = torch.view_as_real(z.contiguous()).reshape(m, nb, 2 * bs).transpose(0, 1)
-    xr = xr.to(mm_dtype)  # (nb, m, 2bs), strided view of the interleaved modes
-    h1 = torch.relu(torch.baddbmm(c1.to(mm_dtype), xr, l1.to(mm_dtype)))
-    out = torch.baddbmm(c2.to(mm_dtype), h1, l2.to(mm_dtype))  # (nb, m, 2bs)
-    out = out.transpose(0, 1).to(torch.float32, memory_format=torch.contiguous_format)
-    if sparsity_threshold > 0:
-        out = F.softshrink(out, sparsity_threshold)
+
+def _spectral_tokens(
+    z: Tensor, folded: tuple[Tensor, Tensor, Tensor, Tensor], sparsity_threshold: float
+) -> Tensor:
+    """:func:`afno_spectral` on modes with channels last, ``(..., D)``, folded weights given."""
+    shape = z.shape
+    nb, two_bs = folded[0].shape[0], folded[0].shape[1]
+    m = z.numel() // shape[-1]
+    xr = torch.view_as_real(z.contiguous()).reshape(m, nb, two_bs).transpose(0, 1)
+    out = _spectral_mlp(xr, folded, sparsity_threshold)  # (nb, m, 2bs)
+    out = out.transpose(0, 1).contiguous()
     return torch.view_as_complex(out.reshape(*shape, 2))
+
+
+def _spectral_planes(
+    z: Tensor, folded: tuple[Tensor, Tensor, Tensor, Tensor], sparsity_threshold: float
+) -> Tensor:
+    """:func:`afno_spectral` on modes with channels first, ``(B, D, h, wf)``."""
+    b, d, h, wf = z.shape
+    nb, two_bs = folded[0].shape[0], folded[0].shape[1]
+    bs = two_bs // 2
+    zr = torch.view_as_real(z).reshape(b, nb, bs, h, wf, 2)
+    xr = zr.permute(1, 0, 3, 4, 2, 5).reshape(nb, b * h * wf, two_bs)
+    out = _spectral_mlp(xr, folded, sparsity_threshold)
+    out = out.reshape(nb, b, h, wf, bs, 2).permute(1, 0, 4, 2, 3, 5).reshape(b, d, h, wf, 2)
+    return torch.view_as_complex(out.contiguous())
 
 
 def mlp_residual(
@@ -145,6 +192,74 @@ def mlp_residual(
     return x + y
 
 
+def afno_mix(
+    x: Tensor,
+    h: int,
+    w: int,
+    skip_weight: Tensor,
+    skip_bias: Tensor,
+    folded: tuple[Tensor, Tensor, Tensor, Tensor],
+    sparsity_threshold: float,
+    fft_planes: bool = False,
+) -> Tensor:
+    """The AFNO token mixer on tokens ``x`` ``(B, h*w, D)``: what the ``filter`` module computes.
+
+    ``skip_weight`` is the ``(D, D, 1)`` weight of the 1x1 ``Conv1d`` skip path (run as a
+    ``linear``; passed whole, since a view of a parameter is not a leaf for ``torch.compile``'s
+    guards); ``folded`` the spectral weights from :func:`afno_fold` (their dtype is the
+    products' dtype). The FFTs run in float32 with autocast off, over the token grid with the
+    channels innermost, or with ``fft_planes`` over contiguous ``(h, w)`` planes per channel
+    (the transposes fuse into the neighbouring kernels when compiled).
+    """
+    b, n, d = x.shape
+    skip = F.linear(x, skip_weight.flatten(1), skip_bias)
+    in_dtype = x.dtype
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        grid = x.float().reshape(b, h, w, d)
+        if fft_planes:
+            planes = grid.permute(0, 3, 1, 2).contiguous()
+            z = torch.fft.rfft2(planes, dim=(2, 3), norm="ortho")
+            z = _spectral_planes(z, folded, sparsity_threshold)
+            y = torch.fft.irfft2(z, s=(h, w), dim=(2, 3), norm="ortho")
+            y = y.permute(0, 2, 3, 1).reshape(b, n, d)
+        else:
+            z = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho")
+            z = _spectral_tokens(z, folded, sparsity_threshold)
+            y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
+    return y.to(in_dtype) + skip
+
+
+def fourier_block(
+    x: Tensor,
+    h: int,
+    w: int,
+    ln1: tuple[Tensor, Tensor, float],
+    afno: tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor], float, bool],
+    ln2: tuple[Tensor, Tensor, float],
+    fc1: tuple[Tensor, Tensor],
+) -> Tensor:
+    """A whole FourierNetBlock: ``x + AFNO(LN1(x))``, then :func:`mlp_residual`.
+
+    Args:
+        x: Tokens ``(B, h*w, D)``.
+        h: Token grid height.
+        w: Token grid width.
+        ln1: ``normlayer1`` weight, bias and eps.
+        afno: The filter's skip weight ``(D, D, 1)`` and bias, folded spectral weights,
+            soft-shrink threshold and FFT layout (see :func:`afno_mix`).
+        ln2: ``normlayer2`` weight, bias and eps.
+        fc1: ``mlp.fc1`` weight and bias.
+
+    Compiled as one graph, the LayerNorms, casts, the spectral weight folding, the residual
+    additions and the MLP's GELU and pooling fuse around the FFTs and matrix products; one
+    graph serves every block of a given token shape (the parameters are inputs).
+    """
+    d = x.shape[-1]
+    y = F.layer_norm(x, (d,), ln1[0], ln1[1], ln1[2])
+    x = x + afno_mix(y, h, w, *afno)
+    return mlp_residual(x, ln2[0], ln2[1], ln2[2], fc1[0], fc1[1])
+
+
 def compile_cache_dir() -> Path:
     """Directory Inductor caches compiled kernels in (set as ``TORCHINDUCTOR_CACHE_DIR``)."""
     env = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -158,7 +273,9 @@ _COMPILED: dict[str, Callable[..., Tensor]] = {}
 
 
 def compiled(name: str) -> Callable[..., Tensor]:
-    """The ``torch.compile`` form of ``gn_lrelu`` or ``mlp_residual`` (created lazily, once).
+    """The ``torch.compile`` form of a fused function (created lazily, once).
+
+    ``name`` is ``"gn_lrelu"``, ``"mlp_residual"`` or ``"fourier_block"``.
 
     Shapes are static (one small graph per shape; the network has about a dozen), the
     recompile limit is raised to fit them, and the on-disk cache directory is set before the
@@ -174,9 +291,41 @@ def compiled(name: str) -> Callable[..., Tensor]:
     if limit_name is None:  # pragma: no cover - older torch
         limit_name = "cache_size_limit"
     setattr(dynamo_config, limit_name, max(int(getattr(dynamo_config, limit_name)), 64))
-    funcs: dict[str, Callable[..., Any]] = {"gn_lrelu": gn_lrelu, "mlp_residual": mlp_residual}
+    funcs: dict[str, Callable[..., Any]] = {
+        "gn_lrelu": gn_lrelu,
+        "mlp_residual": mlp_residual,
+        "fourier_block": fourier_block,
+    }
     if name not in funcs:
         raise ValueError(f"unknown fused function {name!r}; known: {sorted(funcs)}")
-    fn = torch.compile(funcs[name], dynamic=False, fullgraph=True)
+    fn = _quiet_compile(torch.compile(funcs[name], dynamic=False, fullgraph=True))
     _COMPILED[name] = fn
     return fn
+
+
+def _quiet_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Silence three of torch's compile-time notes that say nothing about our code.
+
+    Complex operators (the FFTs' outputs) stay in ATen: that is the intended split, the FFTs
+    and ``view_as_real`` run as ATen kernels and everything around them is generated.
+    """
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Tensor:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="Torchinductor does not support code generation for complex"
+            )
+            # The float32 products (the AFNO weight folding, float32 runs) stay float32 on
+            # purpose; Inductor's hint to enable TF32 globally is not for a library to act on.
+            warnings.filterwarnings(
+                "ignore", message="TensorFloat32 tensor cores for float32 matrix multiplication"
+            )
+            # Dynamo reads ``.grad`` of every tensor input while tracing with autograd on,
+            # activations and folded weights included (non-leaves, so torch warns).
+            warnings.filterwarnings(
+                "ignore", message="The .grad attribute of a Tensor that is not a leaf Tensor"
+            )
+            return fn(*args, **kwargs)
+
+    return call

@@ -1,0 +1,308 @@
+#!/usr/bin/env python
+"""Where the fast forward's time goes, module by module, and what the hot operators cost.
+
+Run on a CUDA machine from the repository root::
+
+    PYTHONPATH=src python benchmarks/gpu_breakdown.py --out $OUT [--channels 5] [--part NAME]
+
+Parts (each in its own fresh process unless ``--part`` names one):
+
+* ``modules``: the full-size network on the whole ibi36 grid, fast path (``optimise_model``),
+  eval mode, bf16 autocast. CUDA events recorded by forward hooks around every module down to
+  depth 3 (``space.NO.blks`` and ``dynamics.blocks`` as wholes) give each module's GPU time,
+  summed over its calls (``space.NO`` runs 7 times). The forward without hooks is timed in the
+  same process for comparison (hooks add host work; GPU time only grows where the GPU waits).
+* ``convs``: the convolutions the forward runs most, alone, on their real shapes (bf16,
+  channels-last and contiguous), and the alternatives weighed against them.
+* ``compiled``: the forward with the whole network under ``torch.compile`` (fused functions in
+  their eager form, so Inductor sees every pointwise op): first-call (compile) time, forward
+  time, relative L2 against the fast path.
+
+Writes ``breakdown_<part>.json`` and prints one markdown table per part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glonet_regions.model.fast import FastAFNO, fuse_blocks, optimise_model
+from glonet_regions.model.fast_conv import choices
+from glonet_regions.model.network import build_glonet
+
+GRID = (1081, 865)
+PARTS = ("modules", "kernels", "convs", "compiled")
+
+
+def timed(fn: Callable[[], object], reps: int = 5, warmup: int = 2) -> float:
+    """Median milliseconds of ``fn`` between CUDA events."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def build(c: int) -> nn.Module:
+    torch.manual_seed(c)
+    return build_glonet(c, "full", GRID).cuda().eval()
+
+
+def module_part(c: int) -> dict[str, Any]:
+    model = optimise_model(build(c), device="cuda", mode="fast", training=False)
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+
+    def fwd() -> Tensor:
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            return model(x)
+
+    t0 = time.time()
+    fwd()
+    torch.cuda.synchronize()
+    first_s = time.time() - t0
+    plain_ms = timed(fwd)
+    pairs: dict[str, list[tuple[torch.cuda.Event, torch.cuda.Event]]] = defaultdict(list)
+    open_events: dict[str, list[torch.cuda.Event]] = defaultdict(list)
+    handles = []
+    for name, mod in model.named_modules():
+        depth = name.count(".") + 1 if name else 0
+        if depth > 3:
+            continue
+
+        def pre(_m: nn.Module, _a: object, name: str = name) -> None:
+            ev = torch.cuda.Event(enable_timing=True)
+            ev.record()
+            open_events[name].append(ev)
+
+        def post(_m: nn.Module, _a: object, _o: object, name: str = name) -> None:
+            ev = torch.cuda.Event(enable_timing=True)
+            ev.record()
+            pairs[name].append((open_events[name].pop(), ev))
+
+        handles.append(mod.register_forward_pre_hook(pre))
+        handles.append(mod.register_forward_hook(post))
+    fwd()
+    torch.cuda.synchronize()
+    pairs.clear()
+    runs = 3
+    for _ in range(runs):
+        fwd()
+    torch.cuda.synchronize()
+    for h in handles:
+        h.remove()
+    ms = {name: sum(a.elapsed_time(b) for a, b in evs) / runs for name, evs in pairs.items()}
+    calls = {name: len(evs) // runs for name, evs in pairs.items()}
+    rows = sorted(ms.items(), key=lambda kv: -kv[1])
+    head = f"C={c} (first call {first_s:.1f} s): forward without hooks {plain_ms:.1f} ms, "
+    head += f"with hooks {ms.get('', 0):.1f} ms"
+    lines = [head, "| module | ms | calls |", "|---|---|---|"]
+    lines += [f"| {n or '(whole)'} | {v:.2f} | {calls[n]} |" for n, v in rows if v >= 0.5]
+    print("\n".join(lines), flush=True)
+    picked = choices()
+    for row in picked:
+        print(f"grouped conv {row['input']} w{row['weight']}: grouped {row['grouped']:.3f} ms, "
+              f"dense {row['dense']:.3f} ms -> {row['choice']}", flush=True)  # fmt: skip
+    return {
+        "channels": c, "plain_ms": plain_ms, "module_ms": ms, "calls": calls,
+        "conv_choices": [{k: str(v) for k, v in row.items()} for row in picked],
+    }  # fmt: skip
+
+
+def kernel_part(c: int) -> dict[str, Any]:
+    """Top CUDA kernels of single blocks of the fast path (one call each, after warm-up)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model = optimise_model(build(c), device="cuda", mode="fast", training=False)
+    hp, wp = 1088, 880
+    ph, pw, lh, lw = hp // 16, wp // 16, hp // 2, wp // 2
+    nets: dict[str, tuple[nn.Module, tuple[Any, ...]]] = {
+        "space.NO.blks.0": (model.space.NO.blks[0], (torch.randn(2, ph * pw, 768), ph, pw)),
+        "dynamics.blocks.0": (model.dynamics.blocks[0], (torch.randn(1, lh * lw, 128), lh, lw)),
+        "dynamics.enc.1": (model.dynamics.enc[1], (torch.randn(1, 128, hp // 2, wp // 2),)),
+        "jump.mmb.enc.1": (model.jump.mmb.enc[1], (torch.randn(1, 256, hp // 8, wp // 8),)),
+    }  # fmt: skip
+    res: dict[str, Any] = {}
+    for name, (mod, args) in nets.items():
+        args = tuple(a.cuda() if isinstance(a, Tensor) else a for a in args)
+        if args[0].dim() == 4:
+            args = (args[0].contiguous(memory_format=torch.channels_last),)
+
+        def call(mod: nn.Module = mod, args: tuple[Any, ...] = args) -> None:
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                mod(*args)
+
+        ms = timed(call, reps=10, warmup=3)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            call()
+            torch.cuda.synchronize()
+        rows = [
+            (e.key[:100], e.device_time_total / 1e3, e.count)
+            for e in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:14]
+        ]
+        total = sum(e.device_time_total for e in prof.key_averages()) / 1e3
+        res[name] = {"ms": ms, "kernel_ms": total, "top": rows}
+        print(f"== {name}: {ms:.3f} ms per call, kernels {total:.3f} ms", flush=True)
+        for key, t, n in rows:
+            print(f"   {t:8.3f} ms x{n:<4} {key}", flush=True)
+    return res
+
+
+def conv_part() -> dict[str, Any]:
+    torch.backends.cudnn.benchmark = True
+    res: dict[str, Any] = {}
+    cases: list[tuple[str, tuple[int, ...], Callable[[Tensor], Tensor]]] = []
+
+    def conv(cin: int, cout: int, k: int, groups: int = 1, stride: int = 1) -> nn.Module:
+        return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups).cuda()
+
+    for k in (3, 5, 7, 11):
+        cases.append((f"dyn branch 64->128 g8 k{k}", (1, 64, 544, 440), conv(64, 128, k, 8)))
+        cases.append((f"mmb branch 128->256 g8 k{k}", (1, 128, 272, 220), conv(128, 256, k, 8)))
+    cases.append(("dyn dec.7 branch 64->512 g8 k11", (1, 64, 544, 440), conv(64, 512, 11, 8)))
+    cases.append(("dyn 4 branches as one k11 64->512 g8", (1, 64, 544, 440), conv(64, 512, 11, 8)))
+    cases.append(("dyn conv1 512->64 1x1", (1, 512, 544, 440), conv(512, 64, 1)))
+    cases.append(("dyn conv1 256->64 1x1", (1, 256, 544, 440), conv(256, 64, 1)))
+    cases.append(("maps.enc.0 5->256 3x3 full", (2, 5, 1088, 880), conv(5, 256, 3)))
+    cases.append(("maps.enc.1 256->256 3x3 s2", (2, 256, 1088, 880), conv(256, 256, 3, 1, 2)))
+    cases.append(("mapsback.dec.1 512->256 3x3 full", (2, 512, 1088, 880), conv(512, 256, 3)))
+    ct = nn.ConvTranspose2d(256, 256, 3, 2, 1, output_padding=1).cuda()
+    cases.append(("mapsback.dec.0 convT 256->256 s2", (2, 256, 544, 440), ct))
+    cases.append(("mapsback.readout 256->5 1x1", (2, 256, 1088, 880), conv(256, 5, 1)))
+    cases.append(("space.down 5->5 3x3 full", (2, 5, 1088, 880), conv(5, 5, 3)))
+    up = nn.ConvTranspose2d(5, 5, 3, 1, 1).cuda()
+    cases.append(("space.up convT 5->5 3x3 full", (2, 5, 1088, 880), up))
+    cases.append(("space.conv1x1 5->5 full", (2, 5, 1088, 880), conv(5, 5, 1)))
+    t3 = nn.ConvTranspose2d(20, 5, 4, 4).cuda()
+    cases.append(("lproj.transposeconv3 20->5 k4s4", (2, 20, 272, 220), t3))
+    cases.append(("patch_embed 5->768 k16s16", (2, 5, 1088, 880), nn.Conv2d(5, 768, 16, 16).cuda()))
+    for name, shape, mod in cases:
+        rec: dict[str, float] = {}
+        for layout in ("contiguous", "channels_last"):
+            fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+            m = copy.deepcopy(mod).to(memory_format=fmt)
+            x = torch.randn(shape, device="cuda").to(memory_format=fmt)
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                xb = x.to(torch.bfloat16)
+                rec[layout] = timed(lambda m=m, xb=xb: m(xb), reps=10, warmup=3)
+        res[name] = rec
+        print(f"| {name} | {rec['contiguous']:.3f} | {rec['channels_last']:.3f} |", flush=True)
+    # A 5-channel 3x3 convolution as nine shifted pointwise products (Inductor fuses them).
+    w = torch.randn(5, 5, 3, 3, device="cuda")
+
+    def stencil(x: Tensor, w: Tensor) -> Tensor:
+        xp = F.pad(x, (1, 1, 1, 1))
+        h, wd = x.shape[-2:]
+        out = None
+        for dy in range(3):
+            for dx in range(3):
+                tap = xp[..., dy : dy + h, dx : dx + wd]
+                t = torch.einsum("oi,nihw->nohw", w[:, :, dy, dx], tap)
+                out = t if out is None else out + t
+        assert out is not None
+        return out
+
+    cstencil = torch.compile(stencil, dynamic=False)
+    x = torch.randn(2, 5, 1088, 880, device="cuda", dtype=torch.bfloat16)
+    with torch.no_grad():
+        ref = F.conv2d(x.float(), w, padding=1)
+        err = float((cstencil(x.float(), w) - ref).norm() / ref.norm())
+        res["space.down as compiled stencil"] = {
+            "bf16": timed(lambda: cstencil(x, w.to(torch.bfloat16)), reps=10, warmup=3),
+            "rel_l2_fp32": err,
+        }
+    print(f"stencil: {res['space.down as compiled stencil']}", flush=True)
+    return res
+
+
+def compiled_part(c: int) -> dict[str, Any]:
+    model = optimise_model(build(c), device="cuda", mode="fast", training=False)
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+
+    def run(m: nn.Module) -> Tensor:
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            return m(x)
+
+    fast_ms = timed(lambda: run(model))
+    ref = run(model).float()
+    whole = copy.deepcopy(model)
+    fuse_blocks(whole, "eager")
+    cmodel = torch.compile(whole, dynamic=False)
+    t = time.time()
+    out = run(cmodel)
+    torch.cuda.synchronize()
+    first_s = time.time() - t
+    err = float((out.float() - ref).norm() / ref.norm())
+    comp_ms = timed(lambda: run(cmodel))
+    res = {"fast_ms": fast_ms, "compiled_ms": comp_ms, "compile_s": first_s, "rel_l2": err}
+    print(f"C={c} compiled whole model: {res}", flush=True)
+    return res
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", default=os.environ.get("OUT", "benchmarks/out"))
+    p.add_argument("--channels", type=int, default=5)
+    p.add_argument("--part", choices=PARTS)
+    p.add_argument("--parts", default=",".join(PARTS))
+    p.add_argument(
+        "--fft-planes",
+        action="store_true",
+        help="AFNO FFTs over planes on every grid (default: large grids)",
+    )
+    p.add_argument(
+        "--max-autotune", action="store_true", help="Inductor max-autotune for the fused graphs"
+    )
+    args = p.parse_args()
+    if args.max_autotune:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.max_autotune = True
+        inductor_config.max_autotune_gemm = True
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.part is None:
+        for part in args.parts.split(","):
+            cmd = [sys.executable, __file__, "--out", str(out), "--part", part,
+                   "--channels", str(args.channels)]  # fmt: skip
+            cmd += ["--max-autotune"] if args.max_autotune else []
+            cmd += ["--fft-planes"] if args.fft_planes else []
+            subprocess.run(cmd, check=False)
+        return 0
+    FastAFNO.fft_planes = True if args.fft_planes else None
+    print(f"fft_planes={args.fft_planes}", flush=True)
+    print(f"== {args.part} on {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
+    if args.part == "modules":
+        res = module_part(args.channels)
+    elif args.part == "kernels":
+        res = kernel_part(args.channels)
+    elif args.part == "convs":
+        res = conv_part()
+    else:
+        res = compiled_part(args.channels)
+    (out / f"breakdown_{args.part}_c{args.channels}.json").write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

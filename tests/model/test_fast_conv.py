@@ -1,0 +1,110 @@
+"""Grouped convolutions as dense block-diagonal ones: same values, same gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glonet_regions.model.fast_conv import block_diagonal, choices, grouped_conv
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    groups=st.sampled_from([1, 2, 4]),
+    c_in_g=st.integers(1, 3),
+    c_out_g=st.integers(1, 3),
+    k=st.sampled_from([1, 3, 5]),
+    seed=st.integers(0, 2**16),
+)
+def test_block_diagonal_conv_equals_grouped_conv(
+    groups: int, c_in_g: int, c_out_g: int, k: int, seed: int
+) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(groups * c_out_g, c_in_g, k, k, generator=gen, dtype=torch.float64)
+    x = torch.randn(2, groups * c_in_g, 7, 6, generator=gen, dtype=torch.float64)
+    dense = block_diagonal(weight, groups)
+    assert dense.shape == (groups * c_out_g, groups * c_in_g, k, k)
+    # Off-diagonal blocks are zero, diagonal blocks are the grouped weights, exactly.
+    for g in range(groups):
+        rows = slice(g * c_out_g, (g + 1) * c_out_g)
+        for h in range(groups):
+            block = dense[rows, h * c_in_g : (h + 1) * c_in_g]
+            expected = weight[rows] if g == h else torch.zeros_like(weight[rows])
+            assert torch.equal(block, expected)
+    ref = F.conv2d(x, weight, padding=k // 2, groups=groups)
+    out = F.conv2d(x, dense, padding=k // 2)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_block_diagonal_gradient_reaches_grouped_weight() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 12, 3, padding=1, groups=4).double()
+    x = torch.randn(1, 8, 9, 9, dtype=torch.float64)
+    grouped_conv(conv, x, "grouped").square().sum().backward()
+    assert conv.weight.grad is not None and conv.bias is not None and conv.bias.grad is not None
+    ref_w, ref_b = conv.weight.grad.clone(), conv.bias.grad.clone()
+    conv.zero_grad()
+    grouped_conv(conv, x, "dense").square().sum().backward()
+    torch.testing.assert_close(conv.weight.grad, ref_w, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(conv.bias.grad, ref_b, rtol=1e-10, atol=1e-10)
+
+
+def test_dense_keeps_channels_last_and_stride() -> None:
+    conv = torch.nn.Conv2d(8, 16, 5, stride=2, padding=2, groups=8)
+    x = torch.randn(2, 8, 13, 11).contiguous(memory_format=torch.channels_last)
+    out = grouped_conv(conv, x, "dense")
+    torch.testing.assert_close(out, conv(x), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_off_cuda_is_grouped_and_records_nothing() -> None:
+    conv = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
+    x = torch.randn(1, 4, 6, 6)
+    before = len(choices())
+    torch.testing.assert_close(grouped_conv(conv, x, "auto"), conv(x), rtol=0, atol=0)
+    assert len(choices()) == before
+
+
+def test_unknown_strategy_is_refused() -> None:
+    conv = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
+    with pytest.raises(ValueError, match="strategy"):
+        grouped_conv(conv, torch.randn(1, 4, 6, 6), "fastest")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="groups"):
+        block_diagonal(torch.randn(6, 2, 3, 3), 4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("grad", [False, True])
+def test_cuda_auto_measures_once_and_matches(grad: bool) -> None:
+    conv = torch.nn.Conv2d(16, 32, 5, padding=2, groups=8).cuda().requires_grad_(grad)
+    x = torch.randn(1, 16, 64, 48, device="cuda")
+    before = len(choices())
+    with torch.set_grad_enabled(grad):
+        out = grouped_conv(conv, x, "auto")
+        again = grouped_conv(conv, x, "auto")
+        ref = conv(x)
+    rows = choices()
+    assert len(rows) == before + 1
+    assert rows[-1]["backward"] is grad and rows[-1]["choice"] in ("grouped", "dense")
+    assert torch.equal(out, again)
+    # The dense kernels may use TF32 (cuDNN's default for float32 convolutions).
+    assert float((out - ref).detach().norm() / ref.detach().norm()) < 5e-3
+
+
+def test_dense_weight_is_cached_without_grad_and_rebuilt_after_an_update() -> None:
+    conv = torch.nn.Conv2d(4, 8, 3, padding=1, groups=2)
+    x = torch.randn(1, 4, 6, 6)
+    with torch.no_grad():
+        first = grouped_conv(conv, x, "dense")
+        cached = conv.__dict__["_dense_cache"][1]
+        grouped_conv(conv, x, "dense")
+        assert conv.__dict__["_dense_cache"][1] is cached
+        conv.weight.mul_(2.0)  # in-place update: version counter moves
+        second = grouped_conv(conv, x, "dense")
+    assert conv.__dict__["_dense_cache"][1] is not cached
+    assert conv.bias is not None
+    bias = conv.bias.reshape(1, -1, 1, 1)
+    torch.testing.assert_close(second - bias, 2 * (first - bias), rtol=1e-5, atol=1e-5)
