@@ -68,6 +68,18 @@ def test_fused_functions_match_modules() -> None:
     torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
 
 
+def test_gn_lrelu_folds_the_convolution_bias() -> None:
+    torch.manual_seed(4)
+    x = torch.randn(2, 16, 9, 7)
+    conv_bias = torch.randn(16) * 3  # unequal within groups, so it changes the statistics
+    norm = torch.nn.GroupNorm(4, 16)
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    ref = torch.nn.functional.leaky_relu(norm(x + conv_bias.reshape(1, 16, 1, 1)), 0.2)
+    out = gn_lrelu(x, norm.weight, norm.bias, 4, norm.eps, 0.2, None, conv_bias)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_gn_lrelu_split_statistics_channels_last_and_offset() -> None:
     # Channel means far from zero and unequal: the per-channel -> per-group combination must
     # still give GroupNorm's statistics (no E[x^2] - E[x]^2 cancellation).

@@ -72,19 +72,27 @@ def _dense_weight(conv: nn.Conv2d, x: Tensor) -> Tensor:
     return weight
 
 
-def _dense(conv: nn.Conv2d, x: Tensor) -> Tensor:
+def _dense(conv: nn.Conv2d, x: Tensor, with_bias: bool = True) -> Tensor:
     weight = _dense_weight(conv, x)
     padding = conv.padding
     if isinstance(padding, str):
         raise ValueError(f"grouped_conv needs numeric padding, got {padding!r}")
-    return F.conv2d(x, weight, conv.bias, conv.stride, padding, conv.dilation, 1)
+    bias = conv.bias if with_bias else None
+    return F.conv2d(x, weight, bias, conv.stride, padding, conv.dilation, 1)
 
 
-def _run(conv: nn.Conv2d, x: Tensor, strategy: Literal["grouped", "dense"]) -> Tensor:
+def _run(
+    conv: nn.Conv2d, x: Tensor, strategy: Literal["grouped", "dense"], with_bias: bool = True
+) -> Tensor:
     if strategy == "dense":
-        return _dense(conv, x)
-    out: Tensor = conv(x)
-    return out
+        return _dense(conv, x, with_bias)
+    if with_bias:
+        out: Tensor = conv(x)
+        return out
+    padding = conv.padding
+    if isinstance(padding, str):
+        raise ValueError(f"grouped_conv needs numeric padding, got {padding!r}")
+    return F.conv2d(x, conv.weight, None, conv.stride, padding, conv.dilation, conv.groups)
 
 
 def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> float:
@@ -148,7 +156,9 @@ def _key(conv: nn.Conv2d, x: Tensor, backward: bool) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def grouped_conv(conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto") -> Tensor:
+def grouped_conv(
+    conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto", *, with_bias: bool = True
+) -> Tensor:
     """``conv(x)`` for a grouped ``conv``, as cuDNN grouped or dense block-diagonal kernels.
 
     Args:
@@ -157,25 +167,26 @@ def grouped_conv(conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto") ->
         strategy: ``"grouped"``, ``"dense"`` or ``"auto"``: on CUDA, measure both on this shape
             once (forward, or forward and backward when gradients are on) and use the faster;
             off CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
+        with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
+            :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
     """
     if conv.groups == 1 or strategy == "grouped":
-        out: Tensor = conv(x)
-        return out
+        return _run(conv, x, "grouped", with_bias)
     if strategy == "dense":
-        return _dense(conv, x)
+        return _dense(conv, x, with_bias)
     if strategy != "auto":
         raise ValueError(f"strategy must be 'auto', 'grouped' or 'dense', got {strategy!r}")
     if x.device.type != "cuda":
-        return _run(conv, x, "grouped")
+        return _run(conv, x, "grouped", with_bias)
     backward = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
     key = _key(conv, x, backward)
     rec = _CHOICES.get(key)
     if rec is None:
         if torch.cuda.is_current_stream_capturing():
-            return _run(conv, x, "grouped")
+            return _run(conv, x, "grouped", with_bias)
         rec = _measure(conv, x, backward)
         _CHOICES[key] = rec
-    return _run(conv, x, "dense" if rec["choice"] == "dense" else "grouped")
+    return _run(conv, x, "dense" if rec["choice"] == "dense" else "grouped", with_bias)
 
 
 def choices() -> list[dict[str, object]]:

@@ -43,8 +43,14 @@ def gn_lrelu(
     eps: float,
     slope: float,
     acc: Tensor | None,
+    conv_bias: Tensor | None = None,
 ) -> Tensor:
-    """``acc + LeakyReLU(GroupNorm(x))`` (``acc`` optional), statistics in float32.
+    """``acc + LeakyReLU(GroupNorm(x + conv_bias))`` (``acc``, ``conv_bias`` optional).
+
+    ``conv_bias`` is the bias of the convolution that produced ``x``, run without it: a
+    per-channel constant moves only the channel means, so it enters the statistics and the
+    normalisation's shift and the map is never rewritten to add it (cuDNN convolutions add
+    their bias in a separate pass over the output in PyTorch). Statistics in float32.
 
     Equals ``GroupNorm`` then ``LeakyReLU(slope)`` (then the Inception branch sum); the result
     has ``x``'s dtype (eager autocast would keep float32 here, which doubles the bytes moved).
@@ -59,6 +65,8 @@ def gn_lrelu(
     xf = x.float()
     spatial = tuple(range(2, x.dim()))
     var_c, mean_c = torch.var_mean(xf, dim=spatial, correction=0)  # (N, C)
+    if conv_bias is not None:
+        mean_c = mean_c + conv_bias.float().reshape(1, c)
     mean_c = mean_c.reshape(n, groups, cg)
     var_c = var_c.reshape(n, groups, cg)
     mean_g = mean_c.mean(dim=-1, keepdim=True)
@@ -66,6 +74,8 @@ def gn_lrelu(
     rstd_g = torch.rsqrt(var_g + eps)
     scale = (weight.float().reshape(1, groups, cg) * rstd_g).reshape(n, c)
     shift = bias.float().reshape(1, c) - (mean_g * scale.reshape(n, groups, cg)).reshape(n, c)
+    if conv_bias is not None:
+        shift = shift + conv_bias.float().reshape(1, c) * scale
     view = (n, c) + (1,) * len(spatial)
     y = xf * scale.reshape(view) + shift.reshape(view)
     y = F.leaky_relu(y, slope).to(x.dtype)
