@@ -27,7 +27,6 @@ import argparse
 import copy
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -44,24 +43,16 @@ from glonet_regions.model.fast import FastAFNO, fuse_blocks, optimise_model
 from glonet_regions.model.fast_conv import choices
 from glonet_regions.model.network import build_glonet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu import timed as gpu_timed  # benchmarks/gpu.py's CUDA-event timer
+
 GRID = (1081, 865)
 PARTS = ("modules", "kernels", "convs", "compiled")
 
 
 def timed(fn: Callable[[], object], reps: int = 5, warmup: int = 2) -> float:
-    """Median milliseconds of ``fn`` between CUDA events."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    """Median milliseconds of ``fn`` between CUDA events (``gpu.py``'s timer)."""
+    return gpu_timed(fn, reps=reps, warmup=warmup)[0] * 1e3
 
 
 def build(c: int) -> nn.Module:
