@@ -34,14 +34,7 @@ from glonet_regions.model.blocks import (
     Inception,
 )
 from glonet_regions.model.fast_conv import ConvStrategy, grouped_conv
-from glonet_regions.model.fast_kernels import (
-    afno_fold,
-    afno_mix,
-    compiled,
-    fourier_block,
-    gn_lrelu,
-    mlp_residual,
-)
+from glonet_regions.model.fast_kernels import FUSED, afno_fold, afno_mix, compiled, derived_weights
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
 
@@ -90,11 +83,7 @@ def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager",
 
 
 def _fn(impl: FusedImpl, name: str) -> object:
-    if impl == "compiled":
-        return compiled(name)
-    return {"gn_lrelu": gn_lrelu, "mlp_residual": mlp_residual, "fourier_block": fourier_block}[
-        name
-    ]
+    return compiled(name) if impl == "compiled" else FUSED[name]
 
 
 def _mm_dtype(x: Tensor) -> torch.dtype:
@@ -197,16 +186,9 @@ class FastAFNO(AdativeFourierNeuralOperator):
     def folded(self, mm_dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The folded spectral weights in ``mm_dtype`` (cached while no gradient is recorded)."""
         params = (self.w1, self.b1, self.w2, self.b2)
-        if torch.is_grad_enabled() and any(p.requires_grad for p in params):
-            return afno_fold(*params, mm_dtype)
-        key = (mm_dtype, *((p.data_ptr(), p._version) for p in params))
-        cache = self.__dict__.get("_folded_cache")
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                cache = (key, afno_fold(*params, mm_dtype))
-            self.__dict__["_folded_cache"] = cache
-        folded: tuple[Tensor, Tensor, Tensor, Tensor] = cache[1]
-        return folded
+        return derived_weights(
+            self, "_folded_cache", params, mm_dtype, lambda: afno_fold(*params, mm_dtype)
+        )
 
     def fused_args(
         self, mm_dtype: torch.dtype, tokens: int

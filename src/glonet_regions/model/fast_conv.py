@@ -15,6 +15,7 @@ zeros, so the results differ only by the order of the float32 accumulation.
 
 from __future__ import annotations
 
+import copy
 import statistics
 from collections.abc import Callable
 from typing import Literal
@@ -22,6 +23,8 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from glonet_regions.model.fast_kernels import derived_weights
 
 __all__ = ["ConvStrategy", "block_diagonal", "choices", "grouped_conv"]
 
@@ -48,51 +51,40 @@ def block_diagonal(weight: Tensor, groups: int) -> Tensor:
     return dense.reshape(c_out, groups * c_in_g, kh, kw)
 
 
-def _dense_weight(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """The block-diagonal weight in ``x``'s layout and the autocast dtype.
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    """The dtype a convolution of ``x`` runs in: autocast's when it is on, else ``x``'s."""
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
-    Without gradients it is built once and kept on the module (keyed on the weight's storage
-    and in-place version counter, so ``load_state_dict`` or an optimizer step rebuilds it).
-    """
+
+def _dense_weight(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    """The block-diagonal weight in ``x``'s layout and compute dtype (cached without grad)."""
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    dev = x.device.type
-    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    dtype = _compute_dtype(x)
     w = conv.weight
-    if torch.is_grad_enabled() and w.requires_grad:
+    if torch.is_grad_enabled() and w.requires_grad:  # the cast is left to autocast
         return block_diagonal(w, conv.groups).contiguous(memory_format=fmt)
-    key = (w.data_ptr(), w._version, dtype, channels_last)
-    cache = conv.__dict__.get("_dense_cache")
-    if cache is None or cache[0] != key:
-        with torch.no_grad():
-            dense = block_diagonal(w, conv.groups).to(dtype, memory_format=fmt)
-        cache = (key, dense)
-        conv.__dict__["_dense_cache"] = cache
-    weight: Tensor = cache[1]
-    return weight
-
-
-def _dense(conv: nn.Conv2d, x: Tensor, with_bias: bool = True) -> Tensor:
-    weight = _dense_weight(conv, x)
-    padding = conv.padding
-    if isinstance(padding, str):
-        raise ValueError(f"grouped_conv needs numeric padding, got {padding!r}")
-    bias = conv.bias if with_bias else None
-    return F.conv2d(x, weight, bias, conv.stride, padding, conv.dilation, 1)
+    return derived_weights(
+        conv, "_dense_cache", (w,), (dtype, channels_last),
+        lambda: block_diagonal(w, conv.groups).to(dtype, memory_format=fmt),
+    )  # fmt: skip
 
 
 def _run(
     conv: nn.Conv2d, x: Tensor, strategy: Literal["grouped", "dense"], with_bias: bool = True
 ) -> Tensor:
-    if strategy == "dense":
-        return _dense(conv, x, with_bias)
-    if with_bias:
-        out: Tensor = conv(x)
-        return out
+    """The convolution as cuDNN grouped (``conv``'s own weight) or dense block-diagonal."""
     padding = conv.padding
-    if isinstance(padding, str):
-        raise ValueError(f"grouped_conv needs numeric padding, got {padding!r}")
-    return F.conv2d(x, conv.weight, None, conv.stride, padding, conv.dilation, conv.groups)
+    if isinstance(padding, str) or conv.padding_mode != "zeros":
+        raise ValueError(
+            f"grouped_conv needs numeric zero padding, got padding={padding!r}, "
+            f"padding_mode={conv.padding_mode!r}"
+        )
+    bias = conv.bias if with_bias else None
+    if strategy == "dense":
+        return F.conv2d(x, _dense_weight(conv, x), bias, conv.stride, padding, conv.dilation, 1)
+    return F.conv2d(x, conv.weight, bias, conv.stride, padding, conv.dilation, conv.groups)
 
 
 def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> float:
@@ -113,19 +105,7 @@ def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> floa
 def _measure(conv: nn.Conv2d, x: Tensor, backward: bool) -> dict[str, float | str]:
     """Time both strategies on a copy of the inputs, outside any autograd graph of the caller."""
     xd = x.detach()
-    probe = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,  # type: ignore[arg-type]
-        conv.padding, conv.dilation, conv.groups, conv.bias is not None,  # type: ignore[arg-type]
-        device=x.device,
-    )  # fmt: skip
-    with torch.no_grad():
-        probe.weight.copy_(conv.weight)
-        probe.weight.data = probe.weight.data.contiguous(
-            memory_format=torch.channels_last
-            if conv.weight.is_contiguous(memory_format=torch.channels_last)
-            else torch.contiguous_format
-        )
-    probe.requires_grad_(backward)
+    probe = copy.deepcopy(conv).requires_grad_(backward)  # same weights, same memory layout
     out: dict[str, float | str] = {}
     # Identity saved-tensor hooks: the probe's graph must not go through an enclosing
     # activation-checkpointing context's hooks.
@@ -148,12 +128,25 @@ def _measure(conv: nn.Conv2d, x: Tensor, backward: bool) -> dict[str, float | st
 
 
 def _key(conv: nn.Conv2d, x: Tensor, backward: bool) -> tuple[object, ...]:
-    dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else x.dtype
     layout = x.is_contiguous(memory_format=torch.channels_last)
     return (
-        tuple(x.shape), dtype, layout, tuple(conv.weight.shape), conv.groups,
+        tuple(x.shape), _compute_dtype(x), layout, tuple(conv.weight.shape), conv.groups,
         conv.stride, conv.padding, backward, x.device.index,
     )  # fmt: skip
+
+
+def _choose(conv: nn.Conv2d, x: Tensor) -> Literal["grouped", "dense"]:
+    """``"auto"``: the strategy measured faster for this shape (measured on first meeting)."""
+    if x.device.type != "cuda":
+        return "grouped"
+    backward = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
+    key = _key(conv, x, backward)
+    rec = _CHOICES.get(key)
+    if rec is None:
+        if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
+            return "grouped"
+        rec = _CHOICES[key] = _measure(conv, x, backward)
+    return "dense" if rec["choice"] == "dense" else "grouped"
 
 
 def grouped_conv(
@@ -170,23 +163,13 @@ def grouped_conv(
         with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
             :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
     """
-    if conv.groups == 1 or strategy == "grouped":
-        return _run(conv, x, "grouped", with_bias)
-    if strategy == "dense":
-        return _dense(conv, x, with_bias)
-    if strategy != "auto":
+    if strategy not in ("auto", "grouped", "dense"):
         raise ValueError(f"strategy must be 'auto', 'grouped' or 'dense', got {strategy!r}")
-    if x.device.type != "cuda":
-        return _run(conv, x, "grouped", with_bias)
-    backward = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
-    key = _key(conv, x, backward)
-    rec = _CHOICES.get(key)
-    if rec is None:
-        if torch.cuda.is_current_stream_capturing():
-            return _run(conv, x, "grouped", with_bias)
-        rec = _measure(conv, x, backward)
-        _CHOICES[key] = rec
-    return _run(conv, x, "dense" if rec["choice"] == "dense" else "grouped", with_bias)
+    if conv.groups == 1:
+        chosen: Literal["grouped", "dense"] = "grouped"
+    else:
+        chosen = _choose(conv, x) if strategy == "auto" else strategy
+    return _run(conv, x, chosen, with_bias)
 
 
 def choices() -> list[dict[str, object]]:

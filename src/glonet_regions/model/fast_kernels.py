@@ -15,20 +15,22 @@ from __future__ import annotations
 import functools
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
+    "FUSED",
     "afno_fold",
     "afno_mix",
     "afno_spectral",
     "compile_cache_dir",
     "compiled",
+    "derived_weights",
     "fourier_block",
     "gn_lrelu",
     "mlp_residual",
@@ -270,6 +272,43 @@ def fourier_block(
     return mlp_residual(x, ln2[0], ln2[1], ln2[2], fc1[0], fc1[1])
 
 
+FUSED: dict[str, Callable[..., Tensor]] = {
+    "gn_lrelu": gn_lrelu,
+    "mlp_residual": mlp_residual,
+    "fourier_block": fourier_block,
+}
+"""The fused functions by name, in their eager (reference) form; :func:`compiled` compiles them."""
+
+_T = TypeVar("_T")
+
+
+def derived_weights(
+    owner: nn.Module,
+    slot: str,
+    params: tuple[Tensor, ...],
+    extra: Hashable,
+    build: Callable[[], _T],
+) -> _T:
+    """``build()`` (weights derived from ``params``), cached on ``owner`` while no grad is taken.
+
+    With autograd recording and a parameter requiring grad, it is rebuilt every call (the
+    gradient flows through ``build``). Otherwise the result is kept in ``owner.__dict__[slot]``
+    (not a buffer: the state dict is unchanged), keyed on ``extra`` and on each parameter's
+    storage and in-place version counter, so an optimizer step, ``load_state_dict`` or moving
+    the module rebuilds it.
+    """
+    if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+        return build()
+    key = (extra, *((p.data_ptr(), p._version) for p in params))
+    cache = owner.__dict__.get(slot)
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, build())
+        owner.__dict__[slot] = cache
+    value: _T = cache[1]
+    return value
+
+
 def compile_cache_dir() -> Path:
     """Directory Inductor caches compiled kernels in (set as ``TORCHINDUCTOR_CACHE_DIR``)."""
     env = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
@@ -285,7 +324,7 @@ _COMPILED: dict[str, Callable[..., Tensor]] = {}
 def compiled(name: str) -> Callable[..., Tensor]:
     """The ``torch.compile`` form of a fused function (created lazily, once).
 
-    ``name`` is ``"gn_lrelu"``, ``"mlp_residual"`` or ``"fourier_block"``.
+    ``name`` is a key of :data:`FUSED`.
 
     Shapes are static (one small graph per shape; the network has about a dozen), the
     recompile limit is raised to fit them, and the on-disk cache directory is set before the
@@ -301,14 +340,9 @@ def compiled(name: str) -> Callable[..., Tensor]:
     if limit_name is None:  # pragma: no cover - older torch
         limit_name = "cache_size_limit"
     setattr(dynamo_config, limit_name, max(int(getattr(dynamo_config, limit_name)), 64))
-    funcs: dict[str, Callable[..., Any]] = {
-        "gn_lrelu": gn_lrelu,
-        "mlp_residual": mlp_residual,
-        "fourier_block": fourier_block,
-    }
-    if name not in funcs:
-        raise ValueError(f"unknown fused function {name!r}; known: {sorted(funcs)}")
-    fn = _quiet_compile(torch.compile(funcs[name], dynamic=False, fullgraph=True))
+    if name not in FUSED:
+        raise ValueError(f"unknown fused function {name!r}; known: {sorted(FUSED)}")
+    fn = _quiet_compile(torch.compile(FUSED[name], dynamic=False, fullgraph=True))
     _COMPILED[name] = fn
     return fn
 
