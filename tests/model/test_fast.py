@@ -238,6 +238,28 @@ def test_fast_training_gradients_match(tiny: Callable[..., Glonet]) -> None:
         assert rel(p.grad, g_ref) < 1e-4, name
 
 
+def test_fast_path_keeps_lora_wrapped_layers_exact(tiny: Callable[..., Glonet]) -> None:
+    # The fused blocks read fc1's and the AFNO skip's weights directly; with LoRA adapters
+    # around them those blocks stay eager (and the adapters keep training).
+    from glonet_regions.engine.lora import LoRAConv1d, LoRALinear, apply_lora
+
+    model = tiny().train()
+    apply_lora(model, rank=2, alpha=4.0, targets=(r"blocks\.0\.mlp\.fc1", r"blks\.1\.filter\.bias"))
+    for module in model.modules():
+        if isinstance(module, LoRALinear | LoRAConv1d):
+            torch.nn.init.normal_(module.lora_B)  # a non-zero update, so it shows
+    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=True)
+    assert type(fast.dynamics.blocks[0]) is FourierNetBlock
+    assert type(fast.space.NO.blks[1].filter) is AdativeFourierNeuralOperator
+    assert any(isinstance(m, FastAFNO) for m in fast.modules())
+    x = torch.randn(1, 2, 5, 32, 48)
+    ref, out = model(x), fast(x)
+    assert rel(out, ref) < 1e-5
+    out.square().mean().backward()
+    adapter = fast.dynamics.blocks[0].mlp.fc1
+    assert isinstance(adapter, LoRALinear) and adapter.lora_B.grad is not None
+
+
 def test_set_checkpoint_branches_validates(tiny: Callable[..., Glonet]) -> None:
     model = tiny()
     set_checkpoint_branches(model, ["jump"])

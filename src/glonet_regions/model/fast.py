@@ -241,9 +241,20 @@ _SWAPS: dict[type[nn.Module], type[nn.Module]] = {
 
 
 def _swappable(module: nn.Module) -> bool:
+    """Whether the fused variant computes what ``module`` computes.
+
+    The fused variants read the layers' parameters directly, so a layer replaced by a wrapper
+    (a LoRA adapter around ``mlp.fc1`` or the AFNO's ``bias``) keeps its block eager.
+    """
     if isinstance(module, FourierNetBlock):
         # The fused MLP half assumes the published identities (DropPath, Dropout(0)).
-        return isinstance(module.drop_path, nn.Identity) and module.mlp.drop.p == 0.0
+        return (
+            isinstance(module.drop_path, nn.Identity)
+            and module.mlp.drop.p == 0.0
+            and type(module.mlp.fc1) is nn.Linear
+        )
+    if isinstance(module, AdativeFourierNeuralOperator):
+        return type(module.bias) is nn.Conv1d
     return True
 
 
