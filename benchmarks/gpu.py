@@ -20,7 +20,8 @@ One run measures, on the card it finds:
 * one training step profiled (C=40, or ``--profile-channels 5``), eager and fast: forward /
   backward / optimizer split (CUDA events) and top kernels
   (``profile_train_{eager,fast}_c{C}.txt``);
-* one space.NO-sized AFNO, eager vs fast: time and error vs float32 (section ``afno``).
+* one AFNO of each token grid (space.NO, dynamics), eager vs each transform layout: time and
+  error vs float32 (section ``afno``).
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode``: matrix products and
 convolutions (forward and backward), not FFTs, normalisations or pointwise work.
@@ -471,7 +472,7 @@ def profile_section() -> dict[str, Any]:
             with torch.no_grad(), autocast():
                 model(x)
             sync()
-        table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=25)
+        table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=80)
         (out_dir / f"profile_{label}_c{c}.txt").write_text(table)
         rows = []
         for evt in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:12]:
@@ -561,34 +562,47 @@ def profile_train_section() -> dict[str, Any]:
 
 
 def afno_section() -> dict[str, Any]:
-    """One space.NO-sized AFNO (768 wide, 68x55 tokens): eager vs fast, time and error."""
+    """One AFNO of each token grid: eager vs the fast layouts, time and error vs float32.
+
+    ``space.NO``'s (768 wide, 2 x 68 x 55 tokens) and ``dynamics``' (128 wide, 544 x 440).
+    """
     from glonet_regions.model.blocks import AdativeFourierNeuralOperator
     from glonet_regions.model.fast import FastAFNO
     from glonet_regions.model.fast_kernels import afno_spectral
 
     sec: dict[str, Any] = {}
-    torch.manual_seed(5)
-    h, w, d = 68, 55, 768
-    mod = AdativeFourierNeuralOperator(d, 2).cuda()
-    fast_mod = copy.deepcopy(mod)
-    fast_mod.__class__ = FastAFNO
-    x = torch.randn(2, h * w, d, device="cuda")
-    with torch.no_grad():
-        ref = mod(x, h, w)
-        for label, m in (("eager", mod), ("fast", fast_mod)):
+    for grid_name, (b, h, w, d) in (("space", (2, 68, 55, 768)), ("dynamics", (1, 544, 440, 128))):
+        torch.manual_seed(5)
+        mod = AdativeFourierNeuralOperator(d, 2).cuda()
+        for p in mod.parameters():  # larger than the 0.02 init so the spectral path matters
+            torch.nn.init.normal_(p, std=0.05)
+        x = torch.randn(b, h * w, d, device="cuda")
+        mods: list[tuple[str, nn.Module]] = [("eager", mod)]
+        for layout in ("tokens", "planes", "dft"):
+            fast_mod = copy.deepcopy(mod)
+            fast_mod.__class__ = FastAFNO
+            fast_mod.fft_layout = layout  # type: ignore[assignment]
+            mods.append((f"fast_{layout}", fast_mod))
+        with torch.no_grad():
+            ref = mod(x, h, w)
+            for label, m in mods:
 
-            def call(m: nn.Module = m) -> Tensor:
-                return m(x, h, w)
+                def call(m: nn.Module = m, x: Tensor = x, h: int = h, w: int = w) -> Tensor:
+                    return m(x, h, w)
 
-            with autocast():
-                out = call()
-                sec[f"{label}_s"], _ = timed(call, reps=20, warmup=2)
-            sec[f"{label}_rel_l2_vs_fp32"] = rel_l2(out.float(), ref)
-        z = torch.fft.rfft2(x.reshape(2, h, w, d), dim=(1, 2), norm="ortho")
-        args = (mod.w1, mod.b1, mod.w2, mod.b2, 2, 0.0)
-        s32 = torch.view_as_real(afno_spectral(z, *args, torch.float32))
-        s16 = torch.view_as_real(afno_spectral(z, *args, torch.bfloat16))
-        sec["spectral_bf16_vs_fp32_rel_l2"] = rel_l2(s16, s32)
+                with autocast():
+                    out = call()
+                    sec[f"{grid_name}_{label}_s"], _ = timed(call, reps=20, warmup=2)
+                sec[f"{grid_name}_{label}_rel_l2_vs_fp32"] = rel_l2(out.float(), ref)
+        if grid_name == "space":
+            with torch.no_grad():
+                z = torch.fft.rfft2(x.reshape(b, h, w, d), dim=(1, 2), norm="ortho")
+                args = (mod.w1, mod.b1, mod.w2, mod.b2, 2, 0.0)
+                s32 = torch.view_as_real(afno_spectral(z, *args, torch.float32))
+                s16 = torch.view_as_real(afno_spectral(z, *args, torch.bfloat16))
+            sec["spectral_bf16_vs_fp32_rel_l2"] = rel_l2(s16, s32)
+        mods.clear()
+        free()
     log(f"afno: {sec}")
     return sec
 

@@ -14,6 +14,11 @@ Parts (each in its own fresh process unless ``--part`` names one):
   same process for comparison (hooks add host work; GPU time only grows where the GPU waits).
 * ``convs``: the convolutions the forward runs most, alone, on their real shapes (bf16,
   channels-last and contiguous), and the alternatives weighed against them.
+* ``transforms``: which operators of the fast forward launch cuDNN's layout-transform
+  kernels (NCHW <-> NHWC copies around a convolution), with their input shapes.
+* ``ab``: the fast path with two round-5 changes switched off and on in one process (the
+  split 1x1 projection of the decoder stages instead of a concatenation; channels-last
+  Inception inputs): training step (first and steady) and forward time per variant.
 * ``compiled``: the forward with the whole network under ``torch.compile`` (fused functions in
   their eager form, so Inductor sees every pointwise op): first-call (compile) time, forward
   time, relative L2 against the fast path.
@@ -39,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glonet_regions.model.fast import FastAFNO, fuse_blocks, optimise_model
+from glonet_regions.model import fast
+from glonet_regions.model.fast import fuse_blocks, optimise_model
 from glonet_regions.model.fast_conv import choices
 from glonet_regions.model.network import build_glonet
 
@@ -47,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu import timed as gpu_timed  # benchmarks/gpu.py's CUDA-event timer
 
 GRID = (1081, 865)
-PARTS = ("modules", "kernels", "convs", "compiled")
+PARTS = ("modules", "kernels", "convs", "compiled", "transforms", "ab")
 
 
 def timed(fn: Callable[[], object], reps: int = 5, warmup: int = 2) -> float:
@@ -69,10 +75,19 @@ def module_part(c: int) -> dict[str, Any]:
             return model(x)
 
     t0 = time.time()
-    fwd()
+    out = fwd().float()
     torch.cuda.synchronize()
     first_s = time.time() - t0
     plain_ms = timed(fwd)
+    # Against a float32 eager forward of the same weights (TF32 off), as gpu.py reports it.
+    ref_model = build(c)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    with torch.no_grad():
+        ref = ref_model(x)
+    torch.backends.cudnn.allow_tf32 = True
+    rel_l2 = float((out - ref).norm() / ref.norm())
+    del ref_model, ref, out
+    torch.cuda.empty_cache()
     pairs: dict[str, list[tuple[torch.cuda.Event, torch.cuda.Event]]] = defaultdict(list)
     open_events: dict[str, list[torch.cuda.Event]] = defaultdict(list)
     handles = []
@@ -105,17 +120,20 @@ def module_part(c: int) -> dict[str, Any]:
     ms = {name: sum(a.elapsed_time(b) for a, b in evs) / runs for name, evs in pairs.items()}
     calls = {name: len(evs) // runs for name, evs in pairs.items()}
     rows = sorted(ms.items(), key=lambda kv: -kv[1])
-    head = f"C={c} (first call {first_s:.1f} s): forward without hooks {plain_ms:.1f} ms, "
+    head = f"C={c} (first call {first_s:.1f} s): forward without hooks {plain_ms:.1f} ms "
+    head += f"(rel L2 vs fp32 eager {rel_l2:.2e}), "
     head += f"with hooks {ms.get('', 0):.1f} ms"
     lines = [head, "| module | ms | calls |", "|---|---|---|"]
     lines += [f"| {n or '(whole)'} | {v:.2f} | {calls[n]} |" for n, v in rows if v >= 0.5]
     print("\n".join(lines), flush=True)
     picked = choices()
     for row in picked:
-        print(f"grouped conv {row['input']} w{row['weight']}: grouped {row['grouped']:.3f} ms, "
-              f"dense {row['dense']:.3f} ms -> {row['choice']}", flush=True)  # fmt: skip
+        times = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if str(k).startswith("groups="))
+        print(f"grouped conv {row['input']} w{row['weight']} (ms): {times} -> groups="
+              f"{row['choice']}", flush=True)  # fmt: skip
     return {
-        "channels": c, "plain_ms": plain_ms, "module_ms": ms, "calls": calls,
+        "channels": c, "plain_ms": plain_ms, "rel_l2_vs_fp32": rel_l2, "module_ms": ms,
+        "calls": calls, "first_call_s": first_s,
         "conv_choices": [{k: str(v) for k, v in row.items()} for row in picked],
     }  # fmt: skip
 
@@ -226,6 +244,116 @@ def conv_part() -> dict[str, Any]:
     return res
 
 
+def transforms_part(c: int) -> dict[str, Any]:
+    """Operators and the CUDA kernels they launch, by input shapes (one forward).
+
+    For each ATen operator that launches kernels directly: calls, milliseconds in
+    layout-transform kernels, milliseconds in all its kernels; sorted by the transforms.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    model = optimise_model(build(c), device="cuda", mode="fast", training=False)
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+
+    def fwd() -> None:
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            model(x)
+
+    fwd()
+    torch.cuda.synchronize()
+    activities = [ProfilerActivity.CPU, ProfilerActivity.CUDA]
+    with profile(activities=activities, record_shapes=True) as prof:
+        fwd()
+        torch.cuda.synchronize()
+    marks = ("ToNchw", "ToNhwc", "nhwcAddPadding", "nhwcSliceC", "foldedNhwc")
+    rows: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    for evt in prof.events():
+        kernels = list(getattr(evt, "kernels", []))
+        if not kernels or not evt.name.startswith("aten::"):
+            continue
+        moved = [k for k in kernels if any(m in k.name for m in marks)]
+        key = f"{evt.name} {evt.input_shapes[:2]}"
+        row = rows[key]
+        row[0] += 1
+        row[1] += sum(k.duration for k in moved) / 1e3
+        row[2] += sum(k.duration for k in kernels) / 1e3
+    out = sorted(rows.items(), key=lambda kv: -kv[1][1])
+    total = sum(r[1] for _, r in out)
+    print(f"C={c}: layout-transform kernels {total:.2f} ms per forward", flush=True)
+    print("| op (input shapes) | calls | transform ms | all kernels ms |\n|---|---|---|---|")
+    for key, (n, moved_ms, all_ms) in out[:40]:
+        print(f"| {key} | {n:.0f} | {moved_ms:.3f} | {all_ms:.3f} |", flush=True)
+    return {"transform_ms": total, "ops": {k: v for k, v in out}}
+
+
+def ab_part(c: int) -> dict[str, Any]:
+    """Training step and forward per variant of the Inception changes (same process)."""
+    from glonet_regions.model import fast_conv
+    from glonet_regions.model.blocks import Inception
+    from glonet_regions.model.fast import FastInception
+
+    split_concat, nhwc = FastInception.forward_concat, fast._nhwc
+    measure, measured_s = fast_conv._measure, [0.0]
+
+    def timed_measure(*args: Any) -> Any:  # time spent choosing grouped-conv forms
+        t = time.time()
+        out = measure(*args)
+        measured_s[0] += time.time() - t
+        return out
+
+    fast_conv._measure = timed_measure  # type: ignore[assignment]
+    model = optimise_model(build(c).train(), device="cuda", mode="fast", training=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+    x = torch.randn(1, 2, c, *GRID, device="cuda")
+    y = torch.randn_like(x)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            pred = model(x)
+        F.mse_loss(pred.float(), y).backward()
+        opt.step()
+
+    def fwd() -> None:
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            model(x)
+
+    res: dict[str, Any] = {}
+    for name, split, to_nhwc in (
+        ("split + nhwc (round 5)", True, True),
+        ("cat + nhwc", False, True),
+        ("split, as is", True, False),
+        ("cat, as is (round 4)", False, False),
+    ):
+        FastInception.forward_concat = split_concat if split else Inception.forward_concat  # type: ignore[method-assign]
+        fast._nhwc = nhwc if to_nhwc else (lambda t: t)
+        t0 = time.time()
+        step()
+        torch.cuda.synchronize()
+        first = time.time() - t0
+        train_ms = timed(step, reps=5, warmup=1)
+        model.eval()
+        fwd_ms = timed(fwd, reps=5, warmup=2)
+        model.train()
+        res[name] = {"first_step_s": first, "train_ms": train_ms, "forward_ms": fwd_ms}
+        if not res.get("compile"):
+            from torch._dynamo.utils import compile_times, counters
+
+            res["compile"] = {
+                "conv_choice_s": measured_s[0],
+                "unique_graphs": counters["stats"]["unique_graphs"],
+                "compile_times": compile_times(repr="str", aggregate=True),
+            }
+            print(f"first variant: {res['compile']['unique_graphs']} graphs, grouped-conv "
+                  f"measurements {measured_s[0]:.1f} s\n{res['compile']['compile_times']}",
+                  flush=True)  # fmt: skip
+        print(f"C={c} {name}: first step {first:.1f} s, train {train_ms:.1f} ms, "
+              f"forward {fwd_ms:.1f} ms", flush=True)  # fmt: skip
+    FastInception.forward_concat, fast._nhwc = split_concat, nhwc  # type: ignore[method-assign]
+    fast_conv._measure = measure
+    return res
+
+
 def compiled_part(c: int) -> dict[str, Any]:
     model = optimise_model(build(c), device="cuda", mode="fast", training=False)
     x = torch.randn(1, 2, c, *GRID, device="cuda")
@@ -257,10 +385,13 @@ def main() -> int:
     p.add_argument("--part", choices=PARTS)
     p.add_argument("--parts", default=",".join(PARTS))
     p.add_argument(
-        "--fft-planes",
-        action="store_true",
-        help="AFNO FFTs over planes on every grid (default: large grids)",
+        "--dft-max-tokens",
+        type=int,
+        default=None,
+        help="AFNO transforms as matrix products up to this many tokens (0: never; "
+        "default: glonet_regions.model.fast.DFT_MAX_TOKENS)",
     )
+    p.add_argument("--tag", default="", help="suffix of the output file names")
     p.add_argument(
         "--max-autotune", action="store_true", help="Inductor max-autotune for the fused graphs"
     )
@@ -277,11 +408,14 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--out", str(out), "--part", part,
                    "--channels", str(args.channels)]  # fmt: skip
             cmd += ["--max-autotune"] if args.max_autotune else []
-            cmd += ["--fft-planes"] if args.fft_planes else []
+            if args.dft_max_tokens is not None:
+                cmd += ["--dft-max-tokens", str(args.dft_max_tokens)]
+            cmd += ["--tag", args.tag] if args.tag else []
             subprocess.run(cmd, check=False)
         return 0
-    FastAFNO.fft_planes = True if args.fft_planes else None
-    print(f"fft_planes={args.fft_planes}", flush=True)
+    if args.dft_max_tokens is not None:
+        fast.DFT_MAX_TOKENS = args.dft_max_tokens
+    print(f"DFT_MAX_TOKENS={fast.DFT_MAX_TOKENS}", flush=True)
     print(f"== {args.part} on {torch.cuda.get_device_name()} torch {torch.__version__}", flush=True)
     if args.part == "modules":
         res = module_part(args.channels)
@@ -289,9 +423,14 @@ def main() -> int:
         res = kernel_part(args.channels)
     elif args.part == "convs":
         res = conv_part()
+    elif args.part == "transforms":
+        res = transforms_part(args.channels)
+    elif args.part == "ab":
+        res = ab_part(args.channels)
     else:
         res = compiled_part(args.channels)
-    (out / f"breakdown_{args.part}_c{args.channels}.json").write_text(json.dumps(res, indent=2))
+    name = f"breakdown_{args.part}_c{args.channels}{args.tag}.json"
+    (out / name).write_text(json.dumps(res, indent=2))
     return 0
 
 

@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor
 
-from glonet_regions.model.blocks import AdativeFourierNeuralOperator, FourierNetBlock
+from glonet_regions.model.blocks import AdativeFourierNeuralOperator, FourierNetBlock, Inception
 from glonet_regions.model.fast import (
     FastAFNO,
     FastBasicConv2d,
@@ -21,8 +23,10 @@ from glonet_regions.model.fast import (
     set_checkpoint_branches,
 )
 from glonet_regions.model.fast_kernels import (
+    SpectralLayout,
     afno_spectral,
     compiled,
+    dft_matrices,
     fourier_block,
     gn_lrelu,
     mlp_residual,
@@ -93,9 +97,12 @@ def test_gn_lrelu_split_statistics_channels_last_and_offset() -> None:
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("fft_planes", [False, True])
+@pytest.mark.parametrize("hw", [(10, 7), (6, 8)])
+@pytest.mark.parametrize("layout", ["tokens", "planes", "dft"])
 @pytest.mark.parametrize("threshold", [0.0, 0.01])
-def test_fast_afno_matches_eager(threshold: float, fft_planes: bool) -> None:
+def test_fast_afno_matches_eager(
+    threshold: float, layout: SpectralLayout, hw: tuple[int, int]
+) -> None:
     torch.manual_seed(0)
     ref_mod = AdativeFourierNeuralOperator(48, num_blocks=3, sparsity_threshold=threshold)
     for p in ref_mod.parameters():  # larger than the 0.02 init so layer 2 matters
@@ -103,9 +110,10 @@ def test_fast_afno_matches_eager(threshold: float, fft_planes: bool) -> None:
     fast_mod = copy.deepcopy(ref_mod)
     fast_mod.__class__ = FastAFNO
     assert isinstance(fast_mod, FastAFNO)
-    fast_mod.fft_planes = fft_planes
-    x = torch.randn(2, 10 * 7, 48)
-    ref, out = ref_mod(x, 10, 7), fast_mod(x, 10, 7)
+    fast_mod.fft_layout = layout
+    h, w = hw
+    x = torch.randn(2, h * w, 48)
+    ref, out = ref_mod(x, h, w), fast_mod(x, h, w)
     assert rel(out, ref) < 1e-5
     ref.square().sum().backward()
     out.square().sum().backward()
@@ -113,6 +121,38 @@ def test_fast_afno_matches_eager(threshold: float, fft_planes: bool) -> None:
     for name, p in fast_mod.named_parameters():
         assert p.grad is not None and grads[name].grad is not None, name
         assert rel(p.grad, grads[name].grad) < 1e-4, name
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 12), w=st.integers(1, 12), seed=st.integers(0, 2**16))
+def test_dft_matrices_are_rfft2_and_irfft2(h: int, w: int, seed: int) -> None:
+    """The four real matrices compute torch.fft.rfft2 / irfft2 (ortho), Nyquist modes included."""
+    gen = torch.Generator().manual_seed(seed)
+    fw, fh, ih, iw = dft_matrices(h, w, torch.float64, torch.device("cpu"))
+    wf = w // 2 + 1
+    x = torch.randn(3, h, w, generator=gen, dtype=torch.float64)  # (channels, h, w)
+    ref = torch.fft.rfft2(x, norm="ortho")  # (3, h, wf)
+    a = fh @ (fw @ x.permute(1, 2, 0)).reshape(2 * h, wf * 3)  # rows (k1, r), cols (k2, c)
+    got = a.reshape(h, 2, wf, 3)
+    torch.testing.assert_close(got[:, 0].permute(2, 0, 1), ref.real, rtol=0, atol=1e-12)
+    torch.testing.assert_close(got[:, 1].permute(2, 0, 1), ref.imag, rtol=0, atol=1e-12)
+    # Inverse of an arbitrary (not Hermitian) half spectrum, as irfft2 reads it.
+    z = torch.randn(3, h, wf, 2, generator=gen, dtype=torch.float64)
+    ref_x = torch.fft.irfft2(torch.view_as_complex(z), s=(h, w), norm="ortho")
+    zr = z.permute(1, 3, 2, 0).reshape(2 * h, wf * 3)  # rows (k1, r), cols (k2, c)
+    y = (ih @ zr).reshape(h, 2 * wf, 3)
+    back = iw @ y  # (h, w, c)
+    torch.testing.assert_close(back.permute(2, 0, 1), ref_x, rtol=0, atol=1e-12)
+
+
+def test_fast_afno_layout_is_chosen_by_grid_size() -> None:
+    mod = FastAFNO.__new__(FastAFNO)
+    mod.fft_layout = None
+    assert mod.layout_for(68 * 55) == "dft"
+    assert mod.layout_for(544 * 440) == "dft"
+    assert mod.layout_for(1088 * 880) == "planes"
+    mod.fft_layout = "tokens"
+    assert mod.layout_for(68 * 55) == "tokens"
 
 
 def test_fast_afno_inference_cache_follows_weight_updates() -> None:
@@ -167,20 +207,24 @@ def test_fast_forward_with_dense_grouped_convs(tiny: Callable[..., Glonet]) -> N
         assert rel(fast(x), model(x)) < 1e-5
 
 
-def _fourier_block_args(block: FourierNetBlock) -> tuple[object, ...]:
+def _fourier_block_args(
+    block: FourierNetBlock, layout: SpectralLayout = "tokens"
+) -> tuple[object, ...]:
     fast = copy.deepcopy(block)
     fuse_blocks(fast, "eager")
     f = fast.filter
     assert isinstance(f, FastAFNO)
+    f.fft_layout = layout
     ln1, ln2, fc1 = fast.normlayer1, fast.normlayer2, fast.mlp.fc1
     return (
-        (ln1.weight, ln1.bias, ln1.eps), f.fused_args(torch.float32, 30),
+        (ln1.weight, ln1.bias, ln1.eps), f.fused_args(torch.float32, 6, 5, torch.device("cpu")),
         (ln2.weight, ln2.bias, ln2.eps), (fc1.weight, fc1.bias),
     )  # fmt: skip
 
 
 @inductor_warning
-def test_compiled_fourier_block_matches_module() -> None:
+@pytest.mark.parametrize("layout", ["tokens", "dft"])
+def test_compiled_fourier_block_matches_module(layout: SpectralLayout) -> None:
     # The whole block as one Inductor graph (CPU backend here; CUDA in the product): same
     # outputs and gradients as the eager module, FFTs and complex views included.
     torch.manual_seed(0)
@@ -190,8 +234,9 @@ def test_compiled_fourier_block_matches_module() -> None:
     x = torch.randn(2, 6 * 5, 16, requires_grad=True)
     ref = block(x, 6, 5)
     (gx_ref,) = torch.autograd.grad(ref.square().sum(), [x])
-    assert rel(fourier_block(x, 6, 5, *_fourier_block_args(block)), ref) < 1e-5  # type: ignore[arg-type]
-    out = compiled("fourier_block")(x, 6, 5, *_fourier_block_args(block))
+    args = _fourier_block_args(block, layout)
+    assert rel(fourier_block(x, 6, 5, *args), ref) < 1e-5  # type: ignore[arg-type]
+    out = compiled("fourier_block")(x, 6, 5, *args)
     assert rel(out, ref) < 1e-5
     (gx,) = torch.autograd.grad(out.square().sum(), [x])
     assert rel(gx, gx_ref) < 1e-4
@@ -340,3 +385,26 @@ def test_cuda_fast_training_step_runs(tiny: Callable[..., Glonet]) -> None:
     loss.backward()
     opt.step()
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
+    """The decoder stage's split 1x1 projection equals the projection of the concatenation."""
+    torch.manual_seed(4)
+    ref = Inception(24, 8, 16, (3, 5), 4)
+    fast_mod = copy.deepcopy(ref)
+    fast_mod.__class__ = FastInception
+    x = torch.randn(2, 12, 9, 7, requires_grad=True)
+    skip = torch.randn(2, 12, 9, 7, requires_grad=True)
+    if channels_last:
+        fast_mod.conv1.weight.data = fast_mod.conv1.weight.data.contiguous(
+            memory_format=torch.channels_last
+        )
+    want = ref.forward_concat(x, skip)
+    got = fast_mod.forward_concat(x, skip)
+    assert got.is_contiguous(memory_format=torch.channels_last)
+    assert rel(got, want) < 1e-5
+    gw = torch.autograd.grad(want.square().sum(), [x, skip, ref.conv1.weight])
+    gg = torch.autograd.grad(got.square().sum(), [x, skip, fast_mod.conv1.weight])
+    for a, b in zip(gg, gw, strict=True):
+        assert rel(a, b) < 1e-4

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glonet_regions.model.fast_conv import block_diagonal, choices, grouped_conv
+from glonet_regions.model import fast_conv
+from glonet_regions.model.fast_conv import _run as run_with_groups
+from glonet_regions.model.fast_conv import (
+    block_diagonal,
+    choices,
+    choices_file,
+    grouped_conv,
+    load_choices,
+    merge_candidates,
+    save_choices,
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -37,6 +49,60 @@ def test_block_diagonal_conv_equals_grouped_conv(
     ref = F.conv2d(x, weight, padding=k // 2, groups=groups)
     out = F.conv2d(x, dense, padding=k // 2)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    log_groups=st.integers(1, 3),
+    data=st.data(),
+    c_in_g=st.integers(1, 3),
+    c_out_g=st.integers(1, 3),
+    k=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_merged_groups_equal_grouped_conv(
+    log_groups: int, data: st.DataObject, c_in_g: int, c_out_g: int, k: int, seed: int
+) -> None:
+    groups = 2**log_groups
+    into = data.draw(st.sampled_from(merge_candidates(groups)))
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(groups * c_out_g, c_in_g, k, k, generator=gen, dtype=torch.float64)
+    x = torch.randn(2, groups * c_in_g, 6, 5, generator=gen, dtype=torch.float64)
+    merged = block_diagonal(weight, groups, into)
+    m = groups // into
+    assert merged.shape == (groups * c_out_g, m * c_in_g, k, k)
+    # Merged group j's block (a, b) is original group j*m + a's weight when a == b, else zero.
+    for g in range(groups):
+        j, a = divmod(g, m)
+        rows = slice(g * c_out_g, (g + 1) * c_out_g)
+        for b in range(m):
+            block = merged[rows, b * c_in_g : (b + 1) * c_in_g]
+            expected = weight[rows] if a == b else torch.zeros_like(weight[rows])
+            assert torch.equal(block, expected), (g, j, b)
+    ref = F.conv2d(x, weight, padding=k // 2, groups=groups)
+    out = F.conv2d(x, merged, padding=k // 2, groups=into)
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    if into == groups:
+        assert torch.equal(merged, weight)
+
+
+def test_merge_candidates() -> None:
+    assert merge_candidates(8) == [8, 4, 2, 1]
+    assert merge_candidates(6) == [6, 3, 1]
+    assert merge_candidates(3) == [3, 1]
+    assert merge_candidates(1) == [1]
+
+
+def test_merged_gradient_reaches_grouped_weight() -> None:
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(8, 16, 3, padding=1, groups=4).double()
+    x = torch.randn(1, 8, 7, 7, dtype=torch.float64)
+    run_with_groups(conv, x, 4).square().sum().backward()
+    assert conv.weight.grad is not None
+    ref = conv.weight.grad.clone()
+    conv.zero_grad()
+    run_with_groups(conv, x, 2).square().sum().backward()
+    torch.testing.assert_close(conv.weight.grad, ref, rtol=1e-10, atol=1e-10)
 
 
 def test_block_diagonal_gradient_reaches_grouped_weight() -> None:
@@ -73,25 +139,36 @@ def test_unknown_strategy_is_refused() -> None:
         grouped_conv(conv, torch.randn(1, 4, 6, 6), "fastest")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="groups"):
         block_diagonal(torch.randn(6, 2, 3, 3), 4)
+    with pytest.raises(ValueError, match="merge into 3"):
+        block_diagonal(torch.randn(8, 2, 3, 3), 4, into=3)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("grad", [False, True])
-def test_cuda_auto_measures_once_and_matches(grad: bool) -> None:
+def test_cuda_auto_measures_once_and_matches(
+    grad: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fast_conv, "_CHOICES", {})
+    monkeypatch.setattr(fast_conv, "_DISK", None)
     conv = torch.nn.Conv2d(16, 32, 5, padding=2, groups=8).cuda().requires_grad_(grad)
     x = torch.randn(1, 16, 64, 48, device="cuda")
-    before = len(choices())
     with torch.set_grad_enabled(grad):
         out = grouped_conv(conv, x, "auto")
         again = grouped_conv(conv, x, "auto")
         ref = conv(x)
     rows = choices()
-    assert len(rows) == before + 1
-    assert rows[-1]["backward"] is grad and rows[-1]["choice"] in ("grouped", "dense")
+    assert len(rows) == 1  # measured once (on the forward, with or without gradients)
+    assert rows[0]["choice"] in (8, 4, 2, 1)
+    assert {f"groups={n}" for n in (8, 4, 2, 1)} <= set(rows[0])
     assert torch.equal(out, again)
     # The dense kernels may use TF32 (cuDNN's default for float32 convolutions).
     assert float((out - ref).detach().norm() / ref.detach().norm()) < 5e-3
+    if grad:
+        (g,) = torch.autograd.grad(out.square().sum(), [conv.weight])
+        (g_ref,) = torch.autograd.grad(ref.square().sum(), [conv.weight])
+        assert float((g - g_ref).norm() / g_ref.norm()) < 5e-3
 
 
 def test_dense_weight_is_cached_without_grad_and_rebuilt_after_an_update() -> None:
@@ -108,3 +185,56 @@ def test_dense_weight_is_cached_without_grad_and_rebuilt_after_an_update() -> No
     assert conv.bias is not None
     bias = conv.bias.reshape(1, -1, 1, 1)
     torch.testing.assert_close(second - bias, 2 * (first - bias), rtol=1e-5, atol=1e-5)
+
+
+def test_choices_file_roundtrip_and_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "choices.json"
+    assert load_choices(path) == {}
+    entries: dict[str, dict[str, float | int]] = {
+        "k": {"groups=8": 1.5, "groups=1": 0.5, "choice": 1}
+    }
+    save_choices(path, entries)
+    assert load_choices(path) == entries
+    assert [p.name for p in path.parent.iterdir()] == ["choices.json"]  # no temporary left
+    path.write_text('{"k": {"choice": "dense"}}')  # an older or foreign format
+    with pytest.warns(RuntimeWarning, match="choices.json.*measuring afresh"):
+        assert load_choices(path) == {}
+    path.write_text("{not json")
+    with pytest.warns(RuntimeWarning, match="measuring afresh"):
+        assert load_choices(path) == {}
+
+
+def test_choices_file_is_under_the_compile_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    path = choices_file()
+    assert path.parent == tmp_path
+    assert path.name.startswith("glonet-regions-conv-choices-") and path.suffix == ".json"
+    assert torch.__version__.split("+")[0] in path.name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_choices_persist_across_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fast_conv, "_CHOICES", {})
+    monkeypatch.setattr(fast_conv, "_DISK", None)
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=8).cuda()
+    x = torch.randn(1, 16, 32, 40, device="cuda")
+    with torch.no_grad():
+        first = grouped_conv(conv, x, "auto")
+    saved = load_choices(choices_file())
+    assert len(saved) == 1
+    # A new process: nothing in memory, the file read back, nothing measured again.
+    monkeypatch.setattr(fast_conv, "_CHOICES", {})
+    monkeypatch.setattr(fast_conv, "_DISK", None)
+
+    def no_measure(*_a: object) -> None:
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(fast_conv, "_measure", no_measure)
+    with torch.no_grad():
+        assert torch.equal(grouped_conv(conv, x, "auto"), first)

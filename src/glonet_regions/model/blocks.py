@@ -214,6 +214,10 @@ class Inception(nn.Module):
         assert out is not None
         return out
 
+    def forward_concat(self, x: Tensor, skip: Tensor) -> Tensor:
+        """``forward(cat([x, skip], dim=1))``: a U-net decoder stage with its skip connection."""
+        return self(torch.cat([x, skip], dim=1))
+
 
 class Encoder(nn.Module):
     """Stack of :class:`ConvSC` stages with strides 1, 2, 1, 2, ...
@@ -301,7 +305,9 @@ def _run_unet_decoder(
 ) -> Tensor:
     z = maybe_checkpoint(stack[0], z, enabled=use_checkpoint)
     for i in range(1, len(stack)):
-        z = maybe_checkpoint(stack[i], torch.cat([z, skips[-i]], dim=1), enabled=use_checkpoint)
+        stage = stack[i]
+        assert isinstance(stage, Inception)
+        z = maybe_checkpoint(stage.forward_concat, z, skips[-i], enabled=use_checkpoint)
     return z
 
 

@@ -34,7 +34,16 @@ from glonet_regions.model.blocks import (
     Inception,
 )
 from glonet_regions.model.fast_conv import ConvStrategy, grouped_conv
-from glonet_regions.model.fast_kernels import FUSED, afno_fold, afno_mix, compiled, derived_weights
+from glonet_regions.model.fast_kernels import (
+    FUSED,
+    DftMatrices,
+    SpectralLayout,
+    afno_fold,
+    afno_mix,
+    compiled,
+    derived_weights,
+    dft_matrices,
+)
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
 
@@ -67,6 +76,9 @@ peaks at 60 GiB; ``space`` alone at 39 GiB (too close to the 40 GiB goal for C=4
 FFT_PLANES_MIN_TOKENS = 1 << 16
 """Token grids this large run the AFNO FFTs over per-channel planes (see :class:`FastAFNO`)."""
 
+DFT_MAX_TOKENS = 1 << 18
+"""Token grids up to this size run the AFNO transforms as matrix products (:class:`FastAFNO`)."""
+
 
 def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager", "fast"]:
     """``"auto"`` is ``"fast"`` on CUDA and ``"eager"`` elsewhere; the others pass through."""
@@ -94,6 +106,16 @@ def _mm_dtype(x: Tensor) -> torch.dtype:
     if x.dtype in (torch.bfloat16, torch.float16):
         return x.dtype
     return torch.float32
+
+
+def _nhwc(x: Tensor) -> Tensor:
+    """``x`` in channels-last layout (a no-op when it is already).
+
+    The Inception stacks start from reshaped 5-D tensors (contiguous); a contiguous input makes
+    cuDNN copy every branch convolution's input and output to and from channels-last (measured:
+    ~15 ms of layout-transform kernels per C=5 forward on an H200), so it is converted once.
+    """
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
 def _conv_without_bias(conv: nn.Module, x: Tensor) -> Tensor:
@@ -141,7 +163,22 @@ class FastInception(Inception):
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the 1x1 projection and accumulate the fused branches."""
-        x = self.conv1(x)
+        return self._branches(self.conv1(_nhwc(x)))
+
+    def forward_concat(self, x: Tensor, skip: Tensor) -> Tensor:
+        """``forward(cat([x, skip], dim=1))`` without the concatenation.
+
+        The 1x1 projection of the concatenation is the sum of two projections with the two
+        halves of its weight: two reads of the inputs instead of a read, a strided
+        interleaving write and a read of the concatenated map.
+        """
+        conv = self.conv1
+        w = conv.weight
+        cx = x.shape[1]
+        y = F.conv2d(_nhwc(x), w[:, :cx], conv.bias)
+        return self._branches(y + F.conv2d(_nhwc(skip), w[:, cx:]))
+
+    def _branches(self, x: Tensor) -> Tensor:
         fn = _fn(self.fused_impl, "gn_lrelu")
         out: Tensor | None = None
         for branch in self.lls:
@@ -170,18 +207,19 @@ class FastAFNO(AdativeFourierNeuralOperator):
 
     Without gradients the folded weights are cached (keyed on the parameters' in-place
     version counters, so an optimizer step or ``load_state_dict`` refolds them).
-    ``fft_planes`` picks the FFT layout (see :func:`~glonet_regions.model.fast_kernels.afno_mix`):
-    ``None`` (default) uses per-channel planes on token grids of at least
-    :data:`FFT_PLANES_MIN_TOKENS` tokens and the token layout below. Measured on an H200
-    (docs/benchmarks-gpu.md, round 4): planes take a ``dynamics`` block (544 x 440 tokens) from
-    2.38 to 1.95 ms of kernels; on ``space.NO``'s 68 x 55 tokens they gain nothing.
+    ``fft_layout`` picks how the 2-D transforms run (see
+    :func:`~glonet_regions.model.fast_kernels.afno_mix`); ``None`` (default) chooses by the
+    token count: ``"dft"`` up to :data:`DFT_MAX_TOKENS` (``space.NO``'s 68 x 55 grid and
+    ``dynamics``' 544 x 440 grid), ``"planes"`` beyond (the DFT's work grows with ``h + w``
+    per token, the FFT's with ``log(h w)``). ``"tokens"`` is the plain FFT layout. Measured on
+    an H200 (docs/benchmarks-gpu.md, round 5).
     """
 
-    fft_planes: bool | None = None
+    fft_layout: SpectralLayout | None = None
 
     def forward(self, x: Tensor, h: int, w: int) -> Tensor:
         """Same as :meth:`AdativeFourierNeuralOperator.forward` up to rounding."""
-        return afno_mix(x, h, w, *self.fused_args(_mm_dtype(x), h * w))
+        return afno_mix(x, h, w, *self.fused_args(_mm_dtype(x), h, w, x.device))
 
     def folded(self, mm_dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The folded spectral weights in ``mm_dtype`` (cached while no gradient is recorded)."""
@@ -190,17 +228,31 @@ class FastAFNO(AdativeFourierNeuralOperator):
             self, "_folded_cache", params, mm_dtype, lambda: afno_fold(*params, mm_dtype)
         )
 
+    def layout_for(self, tokens: int) -> SpectralLayout:
+        """The transform layout used on a grid of ``tokens`` tokens."""
+        if self.fft_layout is not None:
+            return self.fft_layout
+        if tokens <= DFT_MAX_TOKENS:
+            return "dft"
+        return "planes" if tokens >= FFT_PLANES_MIN_TOKENS else "tokens"
+
     def fused_args(
-        self, mm_dtype: torch.dtype, tokens: int
-    ) -> tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor], float, bool]:
-        """Skip weight and bias, folded weights, threshold and FFT layout (see ``afno_mix``)."""
+        self, mm_dtype: torch.dtype, h: int, w: int, device: torch.device
+    ) -> tuple[
+        Tensor,
+        Tensor,
+        tuple[Tensor, Tensor, Tensor, Tensor],
+        float,
+        SpectralLayout,
+        DftMatrices | None,
+    ]:
+        """Skip weight and bias, folded weights, threshold, layout, DFT matrices (``afno_mix``)."""
         assert self.bias.bias is not None
-        planes = self.fft_planes
-        if planes is None:
-            planes = tokens >= FFT_PLANES_MIN_TOKENS
+        layout = self.layout_for(h * w)
+        dft = dft_matrices(h, w, mm_dtype, device) if layout == "dft" else None
         return (
             self.bias.weight, self.bias.bias, self.folded(mm_dtype), self.sparsity_threshold,
-            planes,
+            layout, dft,
         )  # fmt: skip
 
 
@@ -222,7 +274,8 @@ class FastFourierNetBlock(FourierNetBlock):
             ln1 = self.normlayer1
             block = _fn(self.fused_impl, "fourier_block")
             y: Tensor = block(  # type: ignore[operator]
-                x, h, w, (ln1.weight, ln1.bias, ln1.eps), f.fused_args(_mm_dtype(x), h * w),
+                x, h, w, (ln1.weight, ln1.bias, ln1.eps),
+                f.fused_args(_mm_dtype(x), h, w, x.device),
                 (ln.weight, ln.bias, ln.eps), (fc1.weight, fc1.bias),
             )  # fmt: skip
             return y

@@ -1,54 +1,133 @@
-"""Grouped convolutions run either as cuDNN grouped kernels or as one dense convolution.
+"""Grouped convolutions run as cuDNN grouped kernels, or with fewer, wider groups.
 
 The Inception branches of GLONET are grouped convolutions (8 groups of 8 -> 16 or 16 -> 32
 channels, kernels 3 to 11). cuDNN runs such shapes through generic indexed kernels at a small
 fraction of the tensor cores' rate (measured on an H200: the 11x11 branch of ``dynamics``
-reaches about 40 TFLOP/s). The same convolution written as a dense one with a block-diagonal
-weight does ``groups`` times more arithmetic but on cuDNN's dense tensor-core kernels, which
-can be faster. Which one wins depends on the shape, the card and the direction (forward only
-or forward and backward), so :func:`grouped_conv` measures both the first time it meets a
-shape and remembers the faster (``strategy="auto"``); ``"grouped"`` and ``"dense"`` force one.
+reaches about 40 TFLOP/s). The same convolution can run with ``groups / m`` groups, each a
+block-diagonal merge of ``m`` original groups (``m = groups``: one dense convolution): ``m``
+times more arithmetic, but on wider groups that cuDNN's tensor-core kernels handle well. Which
+grouping wins depends on the shape and the card, so :func:`grouped_conv` measures the forward
+of every power-of-two merge the first time it meets a shape and remembers the fastest
+(``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends.
 
-Both compute the same sum: the block-diagonal weight holds exactly the grouped weights and
+Every form computes the same sum: the merged weights hold exactly the grouped weights and
 zeros, so the results differ only by the order of the float32 accumulation.
+
+The measurements persist in a JSON file per card and software versions next to the Inductor
+cache (:func:`choices_file`), so a later process on the same machine reuses them.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import os
+import re
 import statistics
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glonet_regions.model.fast_kernels import derived_weights
+from glonet_regions.model.fast_kernels import compile_cache_dir, derived_weights
 
-__all__ = ["ConvStrategy", "block_diagonal", "choices", "grouped_conv"]
+__all__ = [
+    "ConvStrategy",
+    "block_diagonal",
+    "choices",
+    "choices_file",
+    "grouped_conv",
+    "load_choices",
+    "merge_candidates",
+    "save_choices",
+]
 
 ConvStrategy = Literal["auto", "grouped", "dense"]
 
-_CHOICES: dict[tuple[object, ...], dict[str, float | str]] = {}
+_CHOICES: dict[tuple[object, ...], dict[str, float | int]] = {}
+_DISK: dict[str, dict[str, float | int]] | None = None  # the choices file, once read
 
 
-def block_diagonal(weight: Tensor, groups: int) -> Tensor:
-    """The dense ``(C_out, C_in, k, k)`` weight equal to a grouped ``(C_out, C_in/g, k, k)`` one.
+def choices_file(device: int | None = None) -> Path:
+    """The JSON file measured choices persist in for this CUDA card and torch/cuDNN versions.
 
-    Group ``g``'s output channels see only group ``g``'s input channels, with the grouped
-    weights; every other entry is zero. Differentiable (the gradient of the dense weight's
-    block-diagonal flows back to ``weight``).
+    Under :func:`~glonet_regions.model.fast_kernels.compile_cache_dir`; the name holds the
+    card's name and the versions, so another card or another torch measures afresh.
+    """
+    name = torch.cuda.get_device_name(device) if torch.cuda.is_available() else "cpu"
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    tag = re.sub(r"[^A-Za-z0-9.+-]+", "_", f"{name}-torch{torch.__version__}-cudnn{cudnn}")
+    return compile_cache_dir() / f"glonet-regions-conv-choices-{tag}.json"
+
+
+def load_choices(path: Path) -> dict[str, dict[str, float | int]]:
+    """The choices saved in ``path`` (empty if it does not exist; a warning if unreadable)."""
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("choice"), int) for v in data.values()
+        ):
+            raise ValueError("expected an object of {key: {..., 'choice': int}}")
+    except (OSError, ValueError) as exc:
+        warnings.warn(
+            f"ignoring the grouped-convolution choices file {path}: {exc}; measuring afresh",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return {}
+    return data
+
+
+def save_choices(path: Path, entries: dict[str, dict[str, float | int]]) -> None:
+    """Write ``entries`` to ``path`` atomically (a temporary file renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only cache only costs a measurement next time
+        warnings.warn(f"could not save {path}: {exc}", RuntimeWarning, stacklevel=2)
+        tmp.unlink(missing_ok=True)
+
+
+def block_diagonal(weight: Tensor, groups: int, into: int = 1) -> Tensor:
+    """A grouped ``(C_out, C_in/groups, k, k)`` weight as the weight of ``into`` wider groups.
+
+    Each of the ``into`` result groups merges ``m = groups / into`` consecutive original
+    groups into one block-diagonal weight: its original group ``g``'s output channels see only
+    group ``g``'s input channels, with the grouped weights; every other entry is zero. With
+    ``into=1`` (the default) the result is the dense ``(C_out, C_in, k, k)`` weight of an
+    ungrouped convolution; with ``into=groups`` it is ``weight`` itself. Differentiable (the
+    gradient of the merged weight's diagonal blocks flows back to ``weight``).
     """
     c_out, c_in_g, kh, kw = weight.shape
     if c_out % groups:
         raise ValueError(f"{c_out} output channels do not split into {groups} groups")
-    per = weight.reshape(groups, c_out // groups, c_in_g, kh, kw)
-    # (o, i, kh, kw, g) -> diagonal over the last two dims: (o, i, kh, kw, g, g)
-    diag = torch.diag_embed(per.permute(1, 2, 3, 4, 0))
-    # -> (g_out, o, g_in, i, kh, kw)
-    dense = diag.permute(4, 0, 5, 1, 2, 3)
-    return dense.reshape(c_out, groups * c_in_g, kh, kw)
+    if into < 1 or groups % into:
+        raise ValueError(f"{groups} groups do not merge into {into} groups")
+    m = groups // into
+    per = weight.reshape(into, m, c_out // groups, c_in_g, kh, kw)
+    # (j, o, i, kh, kw, m) -> diagonal over the last two dims: (j, o, i, kh, kw, m, m)
+    diag = torch.diag_embed(per.permute(0, 2, 3, 4, 5, 1))
+    # -> (j, m_out, o, m_in, i, kh, kw)
+    merged = diag.permute(0, 5, 1, 6, 2, 3, 4)
+    return merged.reshape(c_out, m * c_in_g, kh, kw)
+
+
+def merge_candidates(groups: int) -> list[int]:
+    """Group counts a ``groups``-group convolution can run with: ``groups``, halved down to 1."""
+    out = [groups]
+    while out[-1] % 2 == 0:
+        out.append(out[-1] // 2)
+    if out[-1] != 1:
+        out.append(1)
+    return out
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
@@ -57,24 +136,22 @@ def _compute_dtype(x: Tensor) -> torch.dtype:
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
 
-def _dense_weight(conv: nn.Conv2d, x: Tensor) -> Tensor:
-    """The block-diagonal weight in ``x``'s layout and compute dtype (cached without grad)."""
+def _merged_weight(conv: nn.Conv2d, x: Tensor, into: int) -> Tensor:
+    """The weight for ``into`` groups in ``x``'s layout and compute dtype (cached without grad)."""
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     dtype = _compute_dtype(x)
     w = conv.weight
     if torch.is_grad_enabled() and w.requires_grad:  # the cast is left to autocast
-        return block_diagonal(w, conv.groups).contiguous(memory_format=fmt)
+        return block_diagonal(w, conv.groups, into).contiguous(memory_format=fmt)
     return derived_weights(
-        conv, "_dense_cache", (w,), (dtype, channels_last),
-        lambda: block_diagonal(w, conv.groups).to(dtype, memory_format=fmt),
+        conv, "_dense_cache", (w,), (dtype, channels_last, into),
+        lambda: block_diagonal(w, conv.groups, into).to(dtype, memory_format=fmt),
     )  # fmt: skip
 
 
-def _run(
-    conv: nn.Conv2d, x: Tensor, strategy: Literal["grouped", "dense"], with_bias: bool = True
-) -> Tensor:
-    """The convolution as cuDNN grouped (``conv``'s own weight) or dense block-diagonal."""
+def _run(conv: nn.Conv2d, x: Tensor, run_groups: int, with_bias: bool = True) -> Tensor:
+    """The convolution with ``run_groups`` groups (``conv.groups``: its own weight)."""
     padding = conv.padding
     if isinstance(padding, str) or conv.padding_mode != "zeros":
         raise ValueError(
@@ -82,9 +159,8 @@ def _run(
             f"padding_mode={conv.padding_mode!r}"
         )
     bias = conv.bias if with_bias else None
-    if strategy == "dense":
-        return F.conv2d(x, _dense_weight(conv, x), bias, conv.stride, padding, conv.dilation, 1)
-    return F.conv2d(x, conv.weight, bias, conv.stride, padding, conv.dilation, conv.groups)
+    weight = conv.weight if run_groups == conv.groups else _merged_weight(conv, x, run_groups)
+    return F.conv2d(x, weight, bias, conv.stride, padding, conv.dilation, run_groups)
 
 
 def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> float:
@@ -102,85 +178,97 @@ def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> floa
     return statistics.median(times)
 
 
-def _measure(conv: nn.Conv2d, x: Tensor, backward: bool) -> dict[str, float | str]:
-    """Time both strategies on a copy of the inputs, outside any autograd graph of the caller."""
+def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
+    """Time every merge's forward on a copy of the inputs, outside any autograd graph.
+
+    Returns the milliseconds per group count (keys ``"groups=<n>"``) and the fastest count
+    (key ``"choice"``).
+    """
     xd = x.detach()
-    probe = copy.deepcopy(conv).requires_grad_(backward)  # same weights, same memory layout
-    out: dict[str, float | str] = {}
-    # Identity saved-tensor hooks: the probe's graph must not go through an enclosing
-    # activation-checkpointing context's hooks.
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
-        for strategy in ("grouped", "dense"):
-            if backward:
-                xg = xd.clone().requires_grad_(True)
-
-                def step(s: Literal["grouped", "dense"] = strategy, xg: Tensor = xg) -> None:
-                    with torch.enable_grad():
-                        y = _run(probe, xg, s)
-                        torch.autograd.grad(y, [xg, probe.weight], torch.ones_like(y))
-
-                out[strategy] = _median_ms(step)
-            else:
-                with torch.no_grad():
-                    out[strategy] = _median_ms(lambda s=strategy: _run(probe, xd, s))  # type: ignore[misc]
-    out["choice"] = "dense" if out["dense"] < out["grouped"] else "grouped"  # type: ignore[operator]
+    probe = copy.deepcopy(conv).requires_grad_(False)  # same weights, same memory layout
+    out: dict[str, float | int] = {}
+    best: tuple[float, int] | None = None
+    with torch.no_grad():
+        for run_groups in merge_candidates(conv.groups):
+            ms = _median_ms(lambda n=run_groups: _run(probe, xd, n))  # type: ignore[misc]
+            out[f"groups={run_groups}"] = ms
+            if best is None or ms < best[0]:
+                best = (ms, run_groups)
+    assert best is not None
+    out["choice"] = best[1]
     return out
 
 
-def _key(conv: nn.Conv2d, x: Tensor, backward: bool) -> tuple[object, ...]:
+def _key(conv: nn.Conv2d, x: Tensor) -> tuple[object, ...]:
     layout = x.is_contiguous(memory_format=torch.channels_last)
     return (
         tuple(x.shape), _compute_dtype(x), layout, tuple(conv.weight.shape), conv.groups,
-        conv.stride, conv.padding, backward, x.device.index,
+        conv.stride, conv.padding, x.device.index,
     )  # fmt: skip
 
 
-def _choose(conv: nn.Conv2d, x: Tensor) -> Literal["grouped", "dense"]:
-    """``"auto"``: the strategy measured faster for this shape (measured on first meeting)."""
+def _choose(conv: nn.Conv2d, x: Tensor) -> int:
+    """``"auto"``: the group count measured fastest for this shape (measured on first meeting).
+
+    Measured on the forward only, also when gradients are on: timing the backward of every
+    merge costs cuDNN's autotuning of each one's two backward convolutions (156 s of a
+    cold C=40 training step on an H200, round 5), for the same ranking in most shapes.
+    """
     if x.device.type != "cuda":
-        return "grouped"
-    backward = torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad)
-    key = _key(conv, x, backward)
+        return conv.groups
+    key = _key(conv, x)
     rec = _CHOICES.get(key)
     if rec is None:
-        if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
-            return "grouped"
-        rec = _CHOICES[key] = _measure(conv, x, backward)
-    return "dense" if rec["choice"] == "dense" else "grouped"
+        global _DISK
+        path = choices_file(x.device.index)
+        if _DISK is None:
+            _DISK = load_choices(path)
+        rec = _DISK.get(repr(key))
+        if rec is None or rec["choice"] not in merge_candidates(conv.groups):
+            if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
+                return conv.groups
+            rec = _measure(conv, x)
+            _DISK[repr(key)] = rec
+            save_choices(path, _DISK)
+        _CHOICES[key] = rec
+    return int(rec["choice"])
 
 
 def grouped_conv(
     conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto", *, with_bias: bool = True
 ) -> Tensor:
-    """``conv(x)`` for a grouped ``conv``, as cuDNN grouped or dense block-diagonal kernels.
+    """``conv(x)`` for a grouped ``conv``, with its own groups, merged groups or dense.
 
     Args:
         conv: A ``Conv2d`` (with ``groups == 1`` it is simply called).
         x: Its input.
-        strategy: ``"grouped"``, ``"dense"`` or ``"auto"``: on CUDA, measure both on this shape
-            once (forward, or forward and backward when gradients are on) and use the faster;
-            off CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
+        strategy: ``"grouped"`` (cuDNN grouped kernels), ``"dense"`` (one block-diagonal dense
+            convolution) or ``"auto"``: on CUDA, measure every power-of-two merge of the
+            groups on this shape once (forward) and use the fastest, with gradients too; off
+            CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
         with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
             :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
     """
-    if strategy not in ("auto", "grouped", "dense"):
-        raise ValueError(f"strategy must be 'auto', 'grouped' or 'dense', got {strategy!r}")
-    if conv.groups == 1:
-        chosen: Literal["grouped", "dense"] = "grouped"
+    if strategy == "grouped" or conv.groups == 1:
+        run_groups = conv.groups
+    elif strategy == "dense":
+        run_groups = 1
+    elif strategy == "auto":
+        run_groups = _choose(conv, x)
     else:
-        chosen = _choose(conv, x) if strategy == "auto" else strategy
-    return _run(conv, x, chosen, with_bias)
+        raise ValueError(f"strategy must be 'auto', 'grouped' or 'dense', got {strategy!r}")
+    return _run(conv, x, run_groups, with_bias)
 
 
 def choices() -> list[dict[str, object]]:
     """What ``"auto"`` measured and chose so far in this process (for benchmarks and logs)."""
     rows = []
     for key, rec in _CHOICES.items():
-        shape, dtype, channels_last, weight, groups, *_rest, backward, _dev = key
+        shape, dtype, channels_last, weight, groups, *_rest, _dev = key
         rows.append(
             {
                 "input": shape, "weight": weight, "groups": groups, "dtype": str(dtype),
-                "channels_last": channels_last, "backward": backward, **rec,
+                "channels_last": channels_last, **rec,
             }
         )  # fmt: skip
     return rows

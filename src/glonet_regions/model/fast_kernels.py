@@ -17,7 +17,7 @@ import os
 import warnings
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ __all__ = [
     "compile_cache_dir",
     "compiled",
     "derived_weights",
+    "dft_matrices",
     "fourier_block",
     "gn_lrelu",
     "mlp_residual",
@@ -204,6 +205,69 @@ def mlp_residual(
     return x + y
 
 
+SpectralLayout = Literal["tokens", "planes", "dft"]
+"""How :func:`afno_mix` computes its 2-D Fourier transforms (see there)."""
+
+DftMatrices = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+@functools.lru_cache(maxsize=32)
+def dft_matrices(h: int, w: int, dtype: torch.dtype, device: torch.device) -> DftMatrices:
+    """Real matrices of the orthonormal ``rfft2``/``irfft2`` over an ``(h, w)`` grid.
+
+    Returns ``(fw, fh, ih, iw)`` in ``dtype`` (built in float64, angles reduced exactly), with
+    ``wf = w // 2 + 1`` modes along ``w``:
+
+    * ``fw`` ``(2*wf, w)``: real input along ``w`` to rows ``(r, k2)``, ``r`` = 0 real, 1 imaginary;
+    * ``fh`` ``(2*h, 2*h)``: the complex DFT along ``h`` on rows ``(n1, r)`` to rows ``(k1, r)``;
+    * ``ih`` ``(2*h, 2*h)``: its inverse;
+    * ``iw`` ``(w, 2*wf)``: the half spectrum ``(r, k2)`` back to real values along ``w``
+      (the ``c2r`` transform: the modes strictly between 0 and ``w/2`` count twice, the
+      imaginary parts of mode 0 and of mode ``w/2`` are ignored, as ``irfft`` does).
+    """
+
+    def angles(n_rows: int, n_cols: int, period: int) -> Tensor:
+        k = torch.arange(n_rows, dtype=torch.int64).reshape(-1, 1)
+        n = torch.arange(n_cols, dtype=torch.int64).reshape(1, -1)
+        return (2.0 * torch.pi / period) * ((k * n) % period).double()
+
+    wf = w // 2 + 1
+    aw = angles(wf, w, w)  # (wf, w)
+    fw = torch.cat([aw.cos(), -aw.sin()]) / w**0.5
+    weight = torch.full((wf, 1), 2.0, dtype=torch.float64)
+    weight[0] = 1.0
+    if w % 2 == 0:
+        weight[-1] = 1.0
+    iw = torch.cat([weight * aw.cos(), -weight * aw.sin()]).T / w**0.5
+    ah = angles(h, h, h)
+    c, s = ah.cos() / h**0.5, ah.sin() / h**0.5
+    # rows (k1, r_out), columns (n1, r_in)
+    fh = torch.stack([torch.stack([c, s], -1), torch.stack([-s, c], -1)], 1).reshape(2 * h, 2 * h)
+    ih = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], 1).reshape(2 * h, 2 * h)
+    return tuple(m.to(device=device, dtype=dtype).contiguous() for m in (fw, fh, ih, iw))  # type: ignore[return-value]
+
+
+def _spectral_dft(
+    grid: Tensor,
+    folded: tuple[Tensor, Tensor, Tensor, Tensor],
+    sparsity_threshold: float,
+    dft: DftMatrices,
+) -> Tensor:
+    """``irfft2(spectral(rfft2(grid)))`` on ``(B, h, w, D)``, as products in ``dft``'s dtype."""
+    b, h, w, d = grid.shape
+    fw, fh, ih, iw = dft
+    nb, two_bs = folded[0].shape[0], folded[0].shape[1]
+    bs, wf = two_bs // 2, w // 2 + 1
+    a = torch.matmul(fw, grid.to(fw.dtype))  # (b, h, 2*wf, d): rows (r, k2)
+    a = torch.matmul(fh, a.reshape(b, 2 * h, wf * d))  # rows (k1, r)
+    # -> (nb, modes, interleaved (re, im) per channel of the block)
+    z = a.reshape(b, h, 2, wf, nb, bs).permute(4, 0, 1, 3, 5, 2).reshape(nb, b * h * wf, two_bs)
+    out = _spectral_mlp(z, folded, sparsity_threshold).to(fw.dtype)
+    out = out.reshape(nb, b, h, wf, bs, 2).permute(1, 2, 5, 3, 0, 4).reshape(b, 2 * h, wf * d)
+    y = torch.matmul(ih, out)  # rows (n1, r)
+    return torch.matmul(iw, y.reshape(b, h, 2 * wf, d))  # (b, h, w, d)
+
+
 def afno_mix(
     x: Tensor,
     h: int,
@@ -212,32 +276,45 @@ def afno_mix(
     skip_bias: Tensor,
     folded: tuple[Tensor, Tensor, Tensor, Tensor],
     sparsity_threshold: float,
-    fft_planes: bool = False,
+    layout: SpectralLayout = "tokens",
+    dft: DftMatrices | None = None,
 ) -> Tensor:
     """The AFNO token mixer on tokens ``x`` ``(B, h*w, D)``: what the ``filter`` module computes.
 
     ``skip_weight`` is the ``(D, D, 1)`` weight of the 1x1 ``Conv1d`` skip path (run as a
     ``linear``; passed whole, since a view of a parameter is not a leaf for ``torch.compile``'s
     guards); ``folded`` the spectral weights from :func:`afno_fold` (their dtype is the
-    products' dtype). The FFTs run in float32 with autocast off, over the token grid with the
-    channels innermost, or with ``fft_planes`` over contiguous ``(h, w)`` planes per channel
-    (the transposes fuse into the neighbouring kernels when compiled).
+    products' dtype). ``layout`` picks how the 2-D transforms run:
+
+    * ``"tokens"``: float32 FFTs (autocast off) over the token grid, channels innermost;
+    * ``"planes"``: float32 FFTs over contiguous ``(h, w)`` planes per channel (the
+      transposes fuse into the neighbouring kernels when compiled);
+    * ``"dft"``: the transforms as four real matrix products with :func:`dft_matrices`
+      (``dft``, whose dtype they run in: pass the products' dtype). On small grids this
+      replaces the FFT kernels and the copies around complex tensors by small GEMMs that
+      fuse with everything else in one compiled graph.
     """
     b, n, d = x.shape
     skip = F.linear(x, skip_weight.flatten(1), skip_bias)
     in_dtype = x.dtype
     with torch.autocast(device_type=x.device.type, enabled=False):
-        grid = x.float().reshape(b, h, w, d)
-        if fft_planes:
-            planes = grid.permute(0, 3, 1, 2).contiguous()
+        if layout == "dft":
+            if dft is None:
+                raise ValueError("afno_mix(layout='dft') needs the dft matrices")
+            grid = x.reshape(b, h, w, d)
+            y = _spectral_dft(grid, folded, sparsity_threshold, dft).reshape(b, n, d)
+        elif layout == "planes":
+            planes = x.float().reshape(b, h, w, d).permute(0, 3, 1, 2).contiguous()
             z = torch.fft.rfft2(planes, dim=(2, 3), norm="ortho")
             z = _spectral_planes(z, folded, sparsity_threshold)
             y = torch.fft.irfft2(z, s=(h, w), dim=(2, 3), norm="ortho")
             y = y.permute(0, 2, 3, 1).reshape(b, n, d)
-        else:
-            z = torch.fft.rfft2(grid, dim=(1, 2), norm="ortho")
+        elif layout == "tokens":
+            z = torch.fft.rfft2(x.float().reshape(b, h, w, d), dim=(1, 2), norm="ortho")
             z = _spectral_tokens(z, folded, sparsity_threshold)
             y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
+        else:
+            raise ValueError(f"layout must be 'tokens', 'planes' or 'dft', got {layout!r}")
     return y.to(in_dtype) + skip
 
 
@@ -246,7 +323,14 @@ def fourier_block(
     h: int,
     w: int,
     ln1: tuple[Tensor, Tensor, float],
-    afno: tuple[Tensor, Tensor, tuple[Tensor, Tensor, Tensor, Tensor], float, bool],
+    afno: tuple[
+        Tensor,
+        Tensor,
+        tuple[Tensor, Tensor, Tensor, Tensor],
+        float,
+        SpectralLayout,
+        DftMatrices | None,
+    ],
     ln2: tuple[Tensor, Tensor, float],
     fc1: tuple[Tensor, Tensor],
 ) -> Tensor:
@@ -258,7 +342,7 @@ def fourier_block(
         w: Token grid width.
         ln1: ``normlayer1`` weight, bias and eps.
         afno: The filter's skip weight ``(D, D, 1)`` and bias, folded spectral weights,
-            soft-shrink threshold and FFT layout (see :func:`afno_mix`).
+            soft-shrink threshold, transform layout and DFT matrices (see :func:`afno_mix`).
         ln2: ``normlayer2`` weight, bias and eps.
         fc1: ``mlp.fc1`` weight and bias.
 
