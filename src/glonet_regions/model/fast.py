@@ -36,7 +36,7 @@ from glonet_regions.model.blocks import (
 from glonet_regions.model.fast_conv import ConvStrategy, grouped_conv
 from glonet_regions.model.fast_kernels import (
     FUSED,
-    DftMatrices,
+    AfnoArgs,
     SpectralLayout,
     afno_fold,
     afno_mix,
@@ -236,16 +236,7 @@ class FastAFNO(AdativeFourierNeuralOperator):
             return "dft"
         return "planes" if tokens >= FFT_PLANES_MIN_TOKENS else "tokens"
 
-    def fused_args(
-        self, mm_dtype: torch.dtype, h: int, w: int, device: torch.device
-    ) -> tuple[
-        Tensor,
-        Tensor,
-        tuple[Tensor, Tensor, Tensor, Tensor],
-        float,
-        SpectralLayout,
-        DftMatrices | None,
-    ]:
+    def fused_args(self, mm_dtype: torch.dtype, h: int, w: int, device: torch.device) -> AfnoArgs:
         """Skip weight and bias, folded weights, threshold, layout, DFT matrices (``afno_mix``)."""
         assert self.bias.bias is not None
         layout = self.layout_for(h * w)

@@ -210,6 +210,16 @@ SpectralLayout = Literal["tokens", "planes", "dft"]
 
 DftMatrices = tuple[Tensor, Tensor, Tensor, Tensor]
 
+AfnoArgs = tuple[
+    Tensor,  # skip weight (D, D, 1)
+    Tensor,  # skip bias
+    tuple[Tensor, Tensor, Tensor, Tensor],  # folded spectral weights (afno_fold)
+    float,  # soft-shrink threshold
+    SpectralLayout,
+    DftMatrices | None,
+]
+"""What :func:`fourier_block` passes on to :func:`afno_mix` after the tokens and grid size."""
+
 
 @functools.lru_cache(maxsize=32)
 def dft_matrices(h: int, w: int, dtype: torch.dtype, device: torch.device) -> DftMatrices:
@@ -323,14 +333,7 @@ def fourier_block(
     h: int,
     w: int,
     ln1: tuple[Tensor, Tensor, float],
-    afno: tuple[
-        Tensor,
-        Tensor,
-        tuple[Tensor, Tensor, Tensor, Tensor],
-        float,
-        SpectralLayout,
-        DftMatrices | None,
-    ],
+    afno: AfnoArgs,
     ln2: tuple[Tensor, Tensor, float],
     fc1: tuple[Tensor, Tensor],
 ) -> Tensor:
