@@ -305,6 +305,27 @@ def test_fast_path_keeps_lora_wrapped_layers_exact(tiny: Callable[..., Glonet]) 
     assert isinstance(adapter, LoRALinear) and adapter.lora_B.grad is not None
 
 
+def test_fast_path_keeps_inception_with_wrapped_conv_eager(tiny: Callable[..., Glonet]) -> None:
+    class Wrapped(torch.nn.Module):  # any wrapper around a convolution (an adapter, a hook)
+        def __init__(self, conv: torch.nn.Conv2d) -> None:
+            super().__init__()
+            self.inner = conv
+
+        def forward(self, x: Tensor) -> Tensor:
+            out: Tensor = self.inner(x)
+            return out
+
+    model = tiny().eval()
+    stage = model.dynamics.dec[1]
+    stage.conv1 = Wrapped(stage.conv1)  # type: ignore[assignment]
+    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
+    assert type(fast.dynamics.dec[1]) is Inception
+    assert isinstance(fast.dynamics.dec[0], FastInception)
+    x = torch.randn(1, 2, 5, 32, 48)
+    with torch.no_grad():
+        assert rel(fast(x), model(x)) < 1e-5
+
+
 def test_set_checkpoint_branches_validates(tiny: Callable[..., Glonet]) -> None:
     model = tiny()
     set_checkpoint_branches(model, ["jump"])

@@ -288,7 +288,8 @@ def _swappable(module: nn.Module) -> bool:
     """Whether the fused variant computes what ``module`` computes.
 
     The fused variants read the layers' parameters directly, so a layer replaced by a wrapper
-    (a LoRA adapter around ``mlp.fc1`` or the AFNO's ``bias``) keeps its block eager.
+    (a LoRA adapter around ``mlp.fc1`` or the AFNO's ``bias``, any wrapper around an
+    Inception's convolutions) keeps its block eager.
     """
     if isinstance(module, FourierNetBlock):
         # The fused MLP half assumes the published identities (DropPath, Dropout(0)).
@@ -299,6 +300,9 @@ def _swappable(module: nn.Module) -> bool:
         )
     if isinstance(module, AdativeFourierNeuralOperator):
         return type(module.bias) is nn.Conv1d
+    if isinstance(module, Inception):  # reads conv1's and the branches' weights directly
+        convs = [module.conv1] + [getattr(b, "conv", None) for b in module.lls]
+        return all(type(c) is nn.Conv2d for c in convs)
     return True
 
 
