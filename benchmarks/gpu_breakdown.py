@@ -13,7 +13,8 @@ Parts (each in its own fresh process unless ``--part`` names one):
   summed over its calls (``space.NO`` runs 7 times). The forward without hooks is timed in the
   same process for comparison (hooks add host work; GPU time only grows where the GPU waits).
 * ``convs``: the convolutions the forward runs most, alone, on their real shapes (bf16,
-  channels-last and contiguous), and the alternatives weighed against them.
+  channels-last and contiguous), and the alternatives weighed against them (among them the
+  Triton grouped kernel of ``model/triton_conv.py``, with its error against cuDNN).
 * ``transforms``: which operators of the fast forward launch cuDNN's layout-transform
   kernels (NCHW <-> NHWC copies around a convolution), with their input shapes.
 * ``ab``: the fast path with two round-5 changes switched off and on in one process (the
@@ -216,6 +217,38 @@ def conv_part() -> dict[str, Any]:
                 rec[layout] = timed(lambda m=m, xb=xb: m(xb), reps=10, warmup=3)
         res[name] = rec
         print(f"| {name} | {rec['contiguous']:.3f} | {rec['channels_last']:.3f} |", flush=True)
+    # The Triton grouped kernel (model/triton_conv.py) against cuDNN on the grouped shapes.
+    try:
+        from glonet_regions.model import triton_conv
+
+        for name, shape, mod in cases:
+            if not isinstance(mod, nn.Conv2d) or mod.groups == 1:
+                continue
+            x = torch.randn(shape, device="cuda").to(torch.bfloat16)
+            x = x.contiguous(memory_format=torch.channels_last)
+            m = copy.deepcopy(mod).to(memory_format=torch.channels_last)
+            packed = triton_conv.packed_weight(m.weight, m.groups, torch.bfloat16)
+            bias = m.bias.to(torch.bfloat16) if m.bias is not None else None
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                ref = m(x).float()
+            for block_m in (64, 128):
+                with torch.no_grad():
+                    out = triton_conv.grouped_conv_nhwc(x, packed, bias, m.groups, block_m=block_m)
+                    ms = timed(
+                        lambda x=x, p=packed, b=bias, g=m.groups, bm=block_m: (
+                            triton_conv.grouped_conv_nhwc(x, p, b, g, block_m=bm)
+                        ),
+                        reps=10,
+                        warmup=3,
+                    )
+                err = float((out.float() - ref).norm() / ref.norm())
+                res[name][f"triton_bm{block_m}"] = ms
+                res[name][f"triton_bm{block_m}_rel_l2"] = err
+                print(f"| {name} | triton block_m={block_m} | {ms:.3f} ms | rel L2 {err:.1e} |",
+                      flush=True)  # fmt: skip
+    except Exception as exc:  # report, keep the other measurements
+        res["triton_error"] = repr(exc)
+        print(f"triton grouped conv failed: {exc!r}", flush=True)
     # A 5-channel 3x3 convolution as nine shifted pointwise products (Inductor fuses them).
     w = torch.randn(5, 5, 3, 3, device="cuda")
 

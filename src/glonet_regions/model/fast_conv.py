@@ -8,7 +8,9 @@ block-diagonal merge of ``m`` original groups (``m = groups``: one dense convolu
 times more arithmetic, but on wider groups that cuDNN's tensor-core kernels handle well. Which
 grouping wins depends on the shape and the card, so :func:`grouped_conv` measures the forward
 of every power-of-two merge the first time it meets a shape and remembers the fastest
-(``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends.
+(``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends. ``"triton"`` runs
+the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.triton_conv`; inference only,
+not yet measured on a GPU, so ``"auto"`` does not consider it).
 
 Every form computes the same sum: the merged weights hold exactly the grouped weights and
 zeros, so the results differ only by the order of the float32 accumulation.
@@ -46,7 +48,7 @@ __all__ = [
     "save_choices",
 ]
 
-ConvStrategy = Literal["auto", "grouped", "dense"]
+ConvStrategy = Literal["auto", "grouped", "dense", "triton"]
 
 _CHOICES: dict[tuple[object, ...], dict[str, float | int]] = {}
 _DISK: dict[str, dict[str, float | int]] | None = None  # the choices file, once read
@@ -234,6 +236,28 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> int:
     return int(rec["choice"])
 
 
+def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool) -> Tensor:
+    """The convolution through :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc`."""
+    from glonet_regions.model import triton_conv
+
+    if not triton_conv.available(x.device):
+        raise ValueError(
+            f"grouped_conv(strategy='triton') needs Triton and a CUDA device (or "
+            f"TRITON_INTERPRET=1), got a {x.device.type} input"
+        )
+    reason = triton_conv.supports(conv, x)
+    if reason is not None:
+        raise ValueError(f"grouped_conv(strategy='triton') {reason}")
+    dtype = _compute_dtype(x)
+    w = conv.weight
+    packed = derived_weights(
+        conv, "_triton_cache", (w,), dtype,
+        lambda: triton_conv.packed_weight(w, conv.groups, dtype),
+    )  # fmt: skip
+    bias = conv.bias.to(dtype) if with_bias and conv.bias is not None else None
+    return triton_conv.grouped_conv_nhwc(x.to(dtype), packed, bias, conv.groups)
+
+
 def grouped_conv(
     conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto", *, with_bias: bool = True
 ) -> Tensor:
@@ -243,12 +267,15 @@ def grouped_conv(
         conv: A ``Conv2d`` (with ``groups == 1`` it is simply called).
         x: Its input.
         strategy: ``"grouped"`` (cuDNN grouped kernels), ``"dense"`` (one block-diagonal dense
-            convolution) or ``"auto"``: on CUDA, measure every power-of-two merge of the
-            groups on this shape once (forward) and use the fastest, with gradients too; off
-            CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
+            convolution), ``"triton"`` (one Triton kernel, inference only) or ``"auto"``: on
+            CUDA, measure every power-of-two merge of the groups on this shape once (forward)
+            and use the fastest, with gradients too; off CUDA, or while a CUDA graph is being
+            captured, ``"auto"`` means ``"grouped"``.
         with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
             :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
     """
+    if strategy == "triton":
+        return _run_triton(conv, x, with_bias)
     if strategy == "grouped" or conv.groups == 1:
         run_groups = conv.groups
     elif strategy == "dense":
@@ -256,7 +283,9 @@ def grouped_conv(
     elif strategy == "auto":
         run_groups = _choose(conv, x)
     else:
-        raise ValueError(f"strategy must be 'auto', 'grouped' or 'dense', got {strategy!r}")
+        raise ValueError(
+            f"strategy must be 'auto', 'grouped', 'dense' or 'triton', got {strategy!r}"
+        )
     return _run(conv, x, run_groups, with_bias)
 
 

@@ -1,0 +1,159 @@
+"""A grouped "same" convolution on channels-last maps as one Triton implicit-GEMM kernel.
+
+The Inception branches of GLONET are grouped convolutions (8 groups of 8 -> 16 or 16 -> 32
+channels, kernels 3 to 11, stride 1, zero padding ``k // 2``). cuDNN runs them either through
+slow generic grouped kernels or, as :mod:`~glonet_regions.model.fast_conv` does, with merged
+groups that multiply the arithmetic and add layout transforms. This kernel computes the grouped
+sum directly: each program takes a tile of output pixels and one group, and accumulates one
+small matrix product per kernel tap (``[pixels, C_in/g] x [C_in/g, C_out/g]``, float32
+accumulation) from the channels-last input, whose group slice of each pixel is contiguous.
+
+Status: **inference only and not measured on a GPU yet** (written when the session's device
+time was spent). It is exercised on the CPU through Triton's interpreter in the tests, and it
+is used only when asked for (``grouped_conv(..., strategy="triton")``); ``"auto"`` does not
+consider it until ``benchmarks/gpu_breakdown.py --part convs`` has shown where it wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["available", "grouped_conv_nhwc", "supports"]
+
+
+def available(device: torch.device) -> bool:
+    """Whether the kernel can run on ``device``: Triton importable, and CUDA or the interpreter."""
+    if importlib.util.find_spec("triton") is None:
+        return False
+    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def supports(conv: nn.Conv2d, x: Tensor) -> str | None:
+    """``None`` if the kernel computes ``conv(x)``; else why not (for the error message)."""
+    k = conv.kernel_size
+    if x.dim() != 4:
+        return f"expects a 4-D (N, C, H, W) input, got {x.dim()}-D"
+    if k[0] != k[1] or k[0] % 2 == 0:
+        return f"expects a square odd kernel, got {k}"
+    if conv.stride != (1, 1) or conv.dilation != (1, 1):
+        return f"expects stride 1 and dilation 1, got {conv.stride} and {conv.dilation}"
+    if conv.padding != (k[0] // 2, k[0] // 2) or conv.padding_mode != "zeros":
+        return f"expects zero padding {k[0] // 2}, got {conv.padding!r} ({conv.padding_mode})"
+    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
+        return "is inference-only (no backward): call it under torch.no_grad()"
+    return None
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, (n - 1).bit_length())
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel() -> Any:
+    """The Triton kernel, defined on first use (Triton reads ``TRITON_INTERPRET`` here)."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def grouped_conv_kernel(
+        x_ptr, w_ptr, b_ptr, y_ptr,
+        n_pixels, height, width, c_in, c_out,
+        CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_CI: tl.constexpr, BLOCK_CO: tl.constexpr,
+        HAS_BIAS: tl.constexpr,
+    ):  # fmt: skip
+        pid_m = tl.program_id(0)
+        g = tl.program_id(1)
+        offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+        in_range = offs_m < n_pixels
+        hw = height * width
+        n = offs_m // hw
+        oh = (offs_m % hw) // width
+        ow = offs_m % width
+        ci = tl.arange(0, BLOCK_CI)
+        co = tl.arange(0, BLOCK_CO)
+        ci_ok = ci < CIN_G
+        co_ok = co < COUT_G
+        acc = tl.zeros((BLOCK_M, BLOCK_CO), dtype=tl.float32)
+        pad = K // 2
+        for kh in range(K):
+            ih = oh + kh - pad
+            row_ok = in_range & (ih >= 0) & (ih < height)
+            for kw in range(K):
+                iw = ow + kw - pad
+                ok = row_ok & (iw >= 0) & (iw < width)
+                pix = (n * height + ih) * width + iw
+                a = tl.load(
+                    x_ptr + pix[:, None] * c_in + g * CIN_G + ci[None, :],
+                    mask=ok[:, None] & ci_ok[None, :],
+                    other=0.0,
+                )
+                tap = ((g * K + kh) * K + kw) * CIN_G * COUT_G
+                w = tl.load(
+                    w_ptr + tap + ci[:, None] * COUT_G + co[None, :],
+                    mask=ci_ok[:, None] & co_ok[None, :],
+                    other=0.0,
+                )
+                acc += tl.dot(a, w)
+        if HAS_BIAS:
+            acc += tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
+        tl.store(
+            y_ptr + offs_m[:, None] * c_out + g * COUT_G + co[None, :],
+            acc.to(y_ptr.dtype.element_ty),
+            mask=in_range[:, None] & co_ok[None, :],
+        )
+
+    return grouped_conv_kernel
+
+
+def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
+    """``(C_out, C_in/g, k, k)`` as ``(g, k, k, C_in/g, C_out/g)`` contiguous in ``dtype``."""
+    c_out, c_in_g, k, _ = weight.shape
+    per = weight.reshape(groups, c_out // groups, c_in_g, k, k)
+    return per.permute(0, 3, 4, 2, 1).to(dtype).contiguous()
+
+
+def grouped_conv_nhwc(
+    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, *, block_m: int = 128
+) -> Tensor:
+    """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
+
+    Args:
+        x: ``(N, C_in, H, W)``, any layout (made channels-last; its dtype is the output's).
+        weight: Packed by :func:`packed_weight` for ``groups`` groups, in ``x``'s dtype.
+        bias: ``(C_out,)`` or ``None``.
+        groups: Number of groups.
+        block_m: Output pixels per program (a power of two, at least 16).
+
+    Returns:
+        ``(N, C_out, H, W)`` channels-last, float32 accumulation.
+    """
+    g, k, k2, cin_g, cout_g = weight.shape
+    n, c_in, height, width = x.shape
+    if g != groups or k != k2 or c_in != groups * cin_g:
+        raise ValueError(
+            f"packed weight {tuple(weight.shape)} does not fit {groups} groups of input "
+            f"{tuple(x.shape)}"
+        )
+    x = x.contiguous(memory_format=torch.channels_last)
+    c_out = groups * cout_g
+    y = torch.empty(
+        (n, c_out, height, width), device=x.device, dtype=x.dtype,
+        memory_format=torch.channels_last,
+    )  # fmt: skip
+    n_pixels = n * height * width
+    grid = ((n_pixels + block_m - 1) // block_m, groups)
+    _kernel()[grid](
+        x, weight, bias if bias is not None else y, y,
+        n_pixels, height, width, c_in, c_out,
+        CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
+        BLOCK_CI=max(16, _pow2(cin_g)), BLOCK_CO=max(16, _pow2(cout_g)),
+        HAS_BIAS=bias is not None,
+    )  # fmt: skip
+    return y

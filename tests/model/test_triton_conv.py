@@ -1,0 +1,107 @@
+"""The Triton grouped convolution, run on the CPU through Triton's interpreter."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("triton", reason="Triton is a dev dependency on Linux x86_64")
+
+from glonet_regions.model import triton_conv
+from glonet_regions.model.fast_conv import grouped_conv
+
+# tests/conftest.py turns Triton's interpreter on where there is no CUDA device.
+interpreted = pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1",
+    reason="runs CPU tensors through Triton's interpreter",
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_kernel() -> Iterator[None]:
+    """Define the kernel afresh for each test (Triton reads the interpreter switch then)."""
+    triton_conv._kernel.cache_clear()
+    yield
+    triton_conv._kernel.cache_clear()
+
+
+@interpreted
+@settings(max_examples=12, deadline=None)
+@given(
+    groups=st.sampled_from([1, 2, 4, 8]),
+    c_in_g=st.integers(1, 5),
+    c_out_g=st.integers(1, 5),
+    k=st.sampled_from([1, 3, 5]),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    batch=st.integers(1, 2),
+    with_bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_triton_grouped_conv_equals_conv2d(
+    groups: int, c_in_g: int, c_out_g: int, k: int, h: int, w: int, batch: int,
+    with_bias: bool, seed: int,
+) -> None:  # fmt: skip
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(groups * c_out_g, c_in_g, k, k, generator=gen)
+    bias = torch.randn(groups * c_out_g, generator=gen) if with_bias else None
+    x = torch.randn(batch, groups * c_in_g, h, w, generator=gen)
+    ref = F.conv2d(x, weight, bias, padding=k // 2, groups=groups)
+    packed = triton_conv.packed_weight(weight, groups, x.dtype)
+    out = triton_conv.grouped_conv_nhwc(x, packed, bias, groups, block_m=16)
+    assert out.shape == ref.shape
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@interpreted
+def test_grouped_conv_triton_strategy_matches_and_caches_the_packed_weight() -> None:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=8)
+    x = torch.randn(1, 16, 6, 5).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        out = grouped_conv(conv, x, "triton")
+        packed = conv.__dict__["_triton_cache"][1]
+        no_bias = grouped_conv(conv, x, "triton", with_bias=False)
+        assert conv.__dict__["_triton_cache"][1] is packed
+        ref = conv(x)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert conv.bias is not None
+    torch.testing.assert_close(no_bias, ref - conv.bias.reshape(1, -1, 1, 1), rtol=1e-5, atol=1e-5)
+
+
+@interpreted
+def test_grouped_conv_triton_refuses_what_it_cannot_compute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x = torch.randn(1, 8, 6, 6)
+    strided = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2)
+    with torch.no_grad(), pytest.raises(ValueError, match="stride 1"):
+        grouped_conv(strided, x, "triton")
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1, groups=2)
+    with pytest.raises(ValueError, match="inference-only"):
+        grouped_conv(conv, x, "triton")  # gradients on: no backward
+    monkeypatch.delenv("TRITON_INTERPRET")
+    with torch.no_grad(), pytest.raises(ValueError, match="needs Triton and a CUDA device"):
+        grouped_conv(conv, x, "triton")
+    packed = triton_conv.packed_weight(conv.weight, 2, x.dtype)
+    with pytest.raises(ValueError, match="does not fit"):
+        triton_conv.grouped_conv_nhwc(x, packed, None, 4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_triton_grouped_conv_on_cuda_bf16() -> None:
+    conv = torch.nn.Conv2d(64, 128, 11, padding=5, groups=8).cuda()
+    x = torch.randn(1, 64, 68, 55, device="cuda").contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        out = grouped_conv(conv, x, "triton")
+        ref = grouped_conv(conv, x, "grouped")
+    assert out.dtype == torch.bfloat16
+    assert float((out.float() - ref.float()).norm() / ref.float().norm()) < 1e-2
