@@ -73,11 +73,9 @@ peaks at 60 GiB; ``space`` alone at 39 GiB (too close to the 40 GiB goal for C=4
 """
 
 
-FFT_PLANES_MIN_TOKENS = 1 << 16
-"""Token grids this large run the AFNO FFTs over per-channel planes (see :class:`FastAFNO`)."""
-
 DFT_MAX_TOKENS = 1 << 18
-"""Token grids up to this size run the AFNO transforms as matrix products (:class:`FastAFNO`)."""
+"""Token grids up to this size run the AFNO transforms as matrix products, larger ones as FFTs
+over per-channel planes (:class:`FastAFNO`)."""
 
 
 def resolve_mode(mode: ExecMode, device: torch.device | str) -> Literal["eager", "fast"]:
@@ -232,9 +230,7 @@ class FastAFNO(AdativeFourierNeuralOperator):
         """The transform layout used on a grid of ``tokens`` tokens."""
         if self.fft_layout is not None:
             return self.fft_layout
-        if tokens <= DFT_MAX_TOKENS:
-            return "dft"
-        return "planes" if tokens >= FFT_PLANES_MIN_TOKENS else "tokens"
+        return "dft" if tokens <= DFT_MAX_TOKENS else "planes"
 
     def fused_args(self, mm_dtype: torch.dtype, h: int, w: int, device: torch.device) -> AfnoArgs:
         """Skip weight and bias, folded weights, threshold, layout, DFT matrices (``afno_mix``)."""
