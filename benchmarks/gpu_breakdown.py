@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glonet_regions.model import fast
+from glonet_regions.model import fast, fast_kernels
 from glonet_regions.model.fast import fuse_blocks, optimise_model
 from glonet_regions.model.fast_conv import choices
 from glonet_regions.model.network import build_glonet
@@ -175,7 +175,70 @@ def kernel_part(c: int) -> dict[str, Any]:
         print(f"== {name}: {ms:.3f} ms per call, kernels {total:.3f} ms", flush=True)
         for key, t, n in rows:
             print(f"   {t:8.3f} ms x{n:<4} {key}", flush=True)
+    res["mlp_pool"] = mlp_pool_ab()
     return res
+
+
+def mlp_pool_ab() -> dict[str, Any]:
+    """``space.NO``'s MLP half with the 4-to-1 feature pooling over contiguous chunks (as
+    now) against the same with fc1's rows reordered so each pooled feature averages four
+    slices ``d`` apart (contiguous loads), the reorder inside the graph or done beforehand."""
+    from torch.profiler import ProfilerActivity, profile
+
+    d, hidden = 768, 3072
+    r = hidden // d
+    x = torch.randn(2, 68 * 55, d, device="cuda")
+    ln_w, ln_b = torch.randn(d, device="cuda"), torch.randn(d, device="cuda")
+    w1, b1 = torch.randn(hidden, d, device="cuda") / d**0.5, torch.randn(hidden, device="cuda")
+
+    def reorder(w: Tensor) -> Tensor:  # row j*r + i -> i*d + j
+        return w.reshape(d, r, *w.shape[1:]).transpose(0, 1).reshape(w.shape)
+
+    def strided_pre(x: Tensor, lw: Tensor, lb: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        y = F.gelu(F.linear(F.layer_norm(x, (d,), lw, lb, 1e-6), w, b))
+        return x + y.reshape(*y.shape[:-1], r, d).mean(dim=-2)
+
+    def strided_in(x: Tensor, lw: Tensor, lb: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        return strided_pre(x, lw, lb, reorder(w), reorder(b))
+
+    def chunks(x: Tensor, lw: Tensor, lb: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        return fast_kernels.mlp_residual(x, lw, lb, 1e-6, w, b)
+
+    variants = {
+        "chunks (now)": (chunks, (w1, b1)),
+        "strided, reorder in graph": (strided_in, (w1, b1)),
+        "strided, reordered before": (strided_pre, (reorder(w1), reorder(b1))),
+    }
+    out: dict[str, Any] = {}
+    ref = None
+    for name, (fn, (w, b)) in variants.items():
+        cfn = torch.compile(fn, dynamic=False)
+
+        def call(cfn: Any = cfn, w: Tensor = w, b: Tensor = b) -> Tensor:
+            with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+                result: Tensor = cfn(x, ln_w, ln_b, w, b)
+            return result
+
+        y = call().float()
+        ref = y if ref is None else ref
+        ms = timed(call, reps=20, warmup=3)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            call()
+            torch.cuda.synchronize()
+        top = [
+            (e.key[:80], e.device_time_total / 1e3, e.count)
+            for e in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:6]
+        ]
+        err = float((y - ref).norm() / ref.norm())
+        out[name] = {"ms": ms, "rel_diff": err, "top": top}
+        print(f"== mlp {name}: {ms:.3f} ms, rel diff {err:.1e}", flush=True)
+        for key, t, n in top:
+            print(f"   {t:8.3f} ms x{n:<4} {key}", flush=True)
+    return out
+
+
+# (block_m, block_k, num_warps) tried for the Triton grouped kernel.
+TRITON_CONFIGS = [(64, 32, 4), (128, 32, 4), (128, 64, 4), (128, 64, 8), (256, 32, 8), (64, 64, 4)]
 
 
 def conv_part() -> dict[str, Any]:
@@ -219,7 +282,7 @@ def conv_part() -> dict[str, Any]:
         print(f"| {name} | {rec['contiguous']:.3f} | {rec['channels_last']:.3f} |", flush=True)
     # The Triton grouped kernel (model/triton_conv.py) against cuDNN on the grouped shapes.
     try:
-        from glonet_regions.model import triton_conv
+        from glonet_regions.model import fast_conv, triton_conv
 
         for name, shape, mod in cases:
             if not isinstance(mod, nn.Conv2d) or mod.groups == 1:
@@ -231,21 +294,28 @@ def conv_part() -> dict[str, Any]:
             bias = m.bias.to(torch.bfloat16) if m.bias is not None else None
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
                 ref = m(x).float()
-            for block_m in (64, 128):
-                with torch.no_grad():
-                    out = triton_conv.grouped_conv_nhwc(x, packed, bias, m.groups, block_m=block_m)
+                for run_groups in fast_conv.merge_candidates(m.groups):
                     ms = timed(
-                        lambda x=x, p=packed, b=bias, g=m.groups, bm=block_m: (
-                            triton_conv.grouped_conv_nhwc(x, p, b, g, block_m=bm)
+                        lambda m=m, x=x, rg=run_groups: fast_conv._run(m, x, rg), reps=10, warmup=3
+                    )
+                    res[name][f"cudnn_g{run_groups}"] = ms
+                    print(f"| {name} | cuDNN {run_groups} groups | {ms:.3f} ms |", flush=True)
+            for block_m, block_k, warps in TRITON_CONFIGS:
+                tag = f"triton_m{block_m}_k{block_k}_w{warps}"
+                kw = {"block_m": block_m, "block_k": block_k, "num_warps": warps}
+                with torch.no_grad():
+                    out = triton_conv.grouped_conv_nhwc(x, packed, bias, m.groups, **kw)
+                    ms = timed(
+                        lambda x=x, p=packed, b=bias, g=m.groups, kw=kw: (
+                            triton_conv.grouped_conv_nhwc(x, p, b, g, **kw)
                         ),
                         reps=10,
                         warmup=3,
                     )
                 err = float((out.float() - ref).norm() / ref.norm())
-                res[name][f"triton_bm{block_m}"] = ms
-                res[name][f"triton_bm{block_m}_rel_l2"] = err
-                print(f"| {name} | triton block_m={block_m} | {ms:.3f} ms | rel L2 {err:.1e} |",
-                      flush=True)  # fmt: skip
+                res[name][tag] = ms
+                res[name][f"{tag}_rel_l2"] = err
+                print(f"| {name} | {tag} | {ms:.3f} ms | rel L2 {err:.1e} |", flush=True)
     except Exception as exc:  # report, keep the other measurements
         res["triton_error"] = repr(exc)
         print(f"triton grouped conv failed: {exc!r}", flush=True)

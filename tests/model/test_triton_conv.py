@@ -42,11 +42,12 @@ def fresh_kernel() -> Iterator[None]:
     w=st.integers(1, 7),
     batch=st.integers(1, 2),
     with_bias=st.booleans(),
+    block_k=st.sampled_from([16, 32]),
     seed=st.integers(0, 2**16),
 )
 def test_triton_grouped_conv_equals_conv2d(
     groups: int, c_in_g: int, c_out_g: int, k: int, h: int, w: int, batch: int,
-    with_bias: bool, seed: int,
+    with_bias: bool, block_k: int, seed: int,
 ) -> None:  # fmt: skip
     gen = torch.Generator().manual_seed(seed)
     weight = torch.randn(groups * c_out_g, c_in_g, k, k, generator=gen)
@@ -54,7 +55,7 @@ def test_triton_grouped_conv_equals_conv2d(
     x = torch.randn(batch, groups * c_in_g, h, w, generator=gen)
     ref = F.conv2d(x, weight, bias, padding=k // 2, groups=groups)
     packed = triton_conv.packed_weight(weight, groups, x.dtype)
-    out = triton_conv.grouped_conv_nhwc(x, packed, bias, groups, block_m=16)
+    out = triton_conv.grouped_conv_nhwc(x, packed, bias, groups, block_m=16, block_k=block_k)
     assert out.shape == ref.shape
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)

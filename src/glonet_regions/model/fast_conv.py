@@ -9,8 +9,11 @@ times more arithmetic, but on wider groups that cuDNN's tensor-core kernels hand
 grouping wins depends on the shape and the card, so :func:`grouped_conv` measures the forward
 of every power-of-two merge the first time it meets a shape and remembers the fastest
 (``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends. ``"triton"`` runs
-the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.triton_conv`; inference only,
-not yet measured on a GPU, so ``"auto"`` does not consider it).
+the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.triton_conv`; inference
+only). Where no gradient is needed and Triton is installed, ``"auto"`` also times that kernel
+in each of :data:`~glonet_regions.model.triton_conv.CONFIGS` and uses it where it is the
+fastest (on an H200 it wins the 16 -> 32 and 8 -> 64 channel groups, e.g. ``dynamics``'
+11x11 64 -> 512 branch 2.55 -> 1.37 ms); ``GLONET_REGIONS_CONV_TRITON=0`` leaves it out.
 
 Every form computes the same sum: the merged weights hold exactly the grouped weights and
 zeros, so the results differ only by the order of the float32 accumulation.
@@ -180,11 +183,14 @@ def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> floa
     return statistics.median(times)
 
 
-def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
+def _measure(conv: nn.Conv2d, x: Tensor, with_triton: bool) -> dict[str, float | int]:
     """Time every merge's forward on a copy of the inputs, outside any autograd graph.
 
     Returns the milliseconds per group count (keys ``"groups=<n>"``) and the fastest count
-    (key ``"choice"``).
+    (key ``"choice"``); with ``with_triton`` also the Triton kernel's milliseconds per
+    configuration (keys ``"triton=<i>"``, ``i`` indexing
+    :data:`~glonet_regions.model.triton_conv.CONFIGS`) and, where one of them is faster than
+    every cuDNN form, its index (key ``"triton"``).
     """
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)  # same weights, same memory layout
@@ -196,29 +202,56 @@ def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
             out[f"groups={run_groups}"] = ms
             if best is None or ms < best[0]:
                 best = (ms, run_groups)
-    assert best is not None
-    out["choice"] = best[1]
+        assert best is not None
+        out["choice"] = best[1]
+        if with_triton:
+            from glonet_regions.model import triton_conv
+
+            fastest = best[0]
+            for i in range(len(triton_conv.CONFIGS)):
+                ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
+                out[f"triton={i}"] = ms
+                if ms < fastest:
+                    fastest, out["triton"] = ms, i
     return out
 
 
-def _key(conv: nn.Conv2d, x: Tensor) -> tuple[object, ...]:
+def _inference(conv: nn.Conv2d, x: Tensor) -> bool:
+    return not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+
+
+def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
+    """Whether ``"auto"`` weighs the Triton kernel for this call (inference, CUDA, Triton)."""
+    if os.environ.get("GLONET_REGIONS_CONV_TRITON", "1") == "0" or not _inference(conv, x):
+        return False
+    from glonet_regions.model import triton_conv
+
+    return triton_conv.available(x.device) and triton_conv.supports(conv, x) is None
+
+
+def _key(conv: nn.Conv2d, x: Tensor, mode: str) -> tuple[object, ...]:
     layout = x.is_contiguous(memory_format=torch.channels_last)
     return (
         tuple(x.shape), _compute_dtype(x), layout, tuple(conv.weight.shape), conv.groups,
-        conv.stride, conv.padding, x.device.index,
+        conv.stride, conv.padding, mode, x.device.index,
     )  # fmt: skip
 
 
-def _choose(conv: nn.Conv2d, x: Tensor) -> int:
-    """``"auto"``: the group count measured fastest for this shape (measured on first meeting).
+def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
+    """``"auto"``: the group count, or Triton configuration, measured fastest for this shape.
 
-    Measured on the forward only, also when gradients are on: timing the backward of every
-    merge costs cuDNN's autotuning of each one's two backward convolutions (156 s of a
-    cold C=40 training step on an H200, round 5), for the same ranking in most shapes.
+    Returns ``(groups, None)`` for cuDNN with ``groups`` groups, ``(groups, i)`` for the
+    Triton kernel with configuration ``i``. Measured on first meeting, on the forward only,
+    also when gradients are on: timing the backward of every merge costs cuDNN's autotuning of
+    each one's two backward convolutions (156 s of a cold C=40 training step on an H200,
+    round 5), for the same ranking in most shapes. Inference and training calls of one shape
+    are measured apart (only inference may use the Triton kernel).
     """
     if x.device.type != "cuda":
-        return conv.groups
-    key = _key(conv, x)
+        return conv.groups, None
+    with_triton = _triton_candidate(conv, x)
+    mode = "infer+triton" if with_triton else ("infer" if _inference(conv, x) else "train")
+    key = _key(conv, x, mode)
     rec = _CHOICES.get(key)
     if rec is None:
         global _DISK
@@ -226,18 +259,34 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> int:
         if _DISK is None:
             _DISK = load_choices(path)
         rec = _DISK.get(repr(key))
-        if rec is None or rec["choice"] not in merge_candidates(conv.groups):
+        if rec is None or not _valid(rec, conv, with_triton):
             if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
-                return conv.groups
-            rec = _measure(conv, x)
+                return conv.groups, None
+            rec = _measure(conv, x, with_triton)
             _DISK[repr(key)] = rec
             save_choices(path, _DISK)
         _CHOICES[key] = rec
-    return int(rec["choice"])
+    triton = rec.get("triton")
+    return int(rec["choice"]), (int(triton) if triton is not None and with_triton else None)
 
 
-def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool) -> Tensor:
-    """The convolution through :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc`."""
+def _valid(rec: dict[str, float | int], conv: nn.Conv2d, with_triton: bool) -> bool:
+    """Whether a saved record names a form this code can run."""
+    if rec["choice"] not in merge_candidates(conv.groups):
+        return False
+    triton = rec.get("triton")
+    if triton is None:
+        return True
+    from glonet_regions.model import triton_conv
+
+    return with_triton and isinstance(triton, int) and 0 <= triton < len(triton_conv.CONFIGS)
+
+
+def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
+    """The convolution through :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc`.
+
+    ``config`` indexes :data:`~glonet_regions.model.triton_conv.CONFIGS`.
+    """
     from glonet_regions.model import triton_conv
 
     if not triton_conv.available(x.device):
@@ -255,7 +304,11 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool) -> Tensor:
         lambda: triton_conv.packed_weight(w, conv.groups, dtype),
     )  # fmt: skip
     bias = conv.bias.to(dtype) if with_bias and conv.bias is not None else None
-    return triton_conv.grouped_conv_nhwc(x.to(dtype), packed, bias, conv.groups)
+    block_m, block_k, num_warps = triton_conv.CONFIGS[config]
+    return triton_conv.grouped_conv_nhwc(
+        x.to(dtype), packed, bias, conv.groups,
+        block_m=block_m, block_k=block_k, num_warps=num_warps,
+    )  # fmt: skip
 
 
 def grouped_conv(
@@ -268,9 +321,9 @@ def grouped_conv(
         x: Its input.
         strategy: ``"grouped"`` (cuDNN grouped kernels), ``"dense"`` (one block-diagonal dense
             convolution), ``"triton"`` (one Triton kernel, inference only) or ``"auto"``: on
-            CUDA, measure every power-of-two merge of the groups on this shape once (forward)
-            and use the fastest, with gradients too; off CUDA, or while a CUDA graph is being
-            captured, ``"auto"`` means ``"grouped"``.
+            CUDA, measure every power-of-two merge of the groups on this shape once (forward;
+            without gradients also the Triton kernel's configurations) and use the fastest;
+            off CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
         with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
             :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
     """
@@ -281,7 +334,9 @@ def grouped_conv(
     elif strategy == "dense":
         run_groups = 1
     elif strategy == "auto":
-        run_groups = _choose(conv, x)
+        run_groups, triton = _choose(conv, x)
+        if triton is not None:
+            return _run_triton(conv, x, with_bias, triton)
     else:
         raise ValueError(
             f"strategy must be 'auto', 'grouped', 'dense' or 'triton', got {strategy!r}"

@@ -4,14 +4,17 @@ The Inception branches of GLONET are grouped convolutions (8 groups of 8 -> 16 o
 channels, kernels 3 to 11, stride 1, zero padding ``k // 2``). cuDNN runs them either through
 slow generic grouped kernels or, as :mod:`~glonet_regions.model.fast_conv` does, with merged
 groups that multiply the arithmetic and add layout transforms. This kernel computes the grouped
-sum directly: each program takes a tile of output pixels and one group, and accumulates one
-small matrix product per kernel tap (``[pixels, C_in/g] x [C_in/g, C_out/g]``, float32
+sum directly: each program takes a tile of output pixels and one group, and for each kernel
+row accumulates matrix products ``[pixels, k * C_in/g] x [k * C_in/g, C_out/g]`` (the row's
+taps and the group's input channels form one reduction, cut in chunks of ``block_k``; float32
 accumulation) from the channels-last input, whose group slice of each pixel is contiguous.
 
-Status: **inference only and not measured on a GPU yet** (written when the session's device
-time was spent). It is exercised on the CPU through Triton's interpreter in the tests, and it
-is used only when asked for (``grouped_conv(..., strategy="triton")``); ``"auto"`` does not
-consider it until ``benchmarks/gpu_breakdown.py --part convs`` has shown where it wins.
+Inference only (no backward). Measured on an H200 (``benchmarks/gpu_breakdown.py --part
+convs``, docs/benchmarks-gpu.md round 6), it beats every cuDNN form where a group has 32 or 64
+output channels (``jump.mmb``'s 16 -> 32, ``dynamics``' 8 -> 64) and loses where it has 16
+(the reduction per loaded input is too short). :func:`~glonet_regions.model.fast_conv.grouped_conv`
+with ``strategy="auto"`` times it beside cuDNN in each of :data:`CONFIGS`; tests run it on the
+CPU through Triton's interpreter.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["available", "grouped_conv_nhwc", "supports"]
+__all__ = ["CONFIGS", "available", "grouped_conv_nhwc", "packed_weight", "supports"]
+
+CONFIGS: tuple[tuple[int, int, int], ...] = ((64, 32, 4), (128, 32, 4), (64, 64, 4))
+"""``(block_m, block_k, num_warps)`` that ``"auto"`` times: the best of six on the H200 for
+every Inception shape of GLONET was one of these, within 10% of the best."""
 
 
 def available(device: torch.device) -> bool:
@@ -64,40 +71,45 @@ def _kernel() -> Any:
     def grouped_conv_kernel(
         x_ptr, w_ptr, b_ptr, y_ptr,
         n_pixels, height, width, c_in, c_out,
-        CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
-        BLOCK_M: tl.constexpr, BLOCK_CI: tl.constexpr, BLOCK_CO: tl.constexpr,
+        GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_CO: tl.constexpr,
         HAS_BIAS: tl.constexpr,
     ):  # fmt: skip
-        pid_m = tl.program_id(0)
-        g = tl.program_id(1)
+        # Groups vary fastest, so the programs of one pixel tile run together and share the
+        # cache lines of their pixels (each group reads its own slice of every pixel).
+        pid = tl.program_id(0)
+        g = pid % GROUPS
+        pid_m = pid // GROUPS
         offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
         in_range = offs_m < n_pixels
         hw = height * width
         n = offs_m // hw
         oh = (offs_m % hw) // width
         ow = offs_m % width
-        ci = tl.arange(0, BLOCK_CI)
         co = tl.arange(0, BLOCK_CO)
-        ci_ok = ci < CIN_G
         co_ok = co < COUT_G
         acc = tl.zeros((BLOCK_M, BLOCK_CO), dtype=tl.float32)
         pad = K // 2
+        row_len = K * CIN_G  # one kernel row's taps x input channels: the reduction per row
         for kh in range(K):
             ih = oh + kh - pad
             row_ok = in_range & (ih >= 0) & (ih < height)
-            for kw in range(K):
-                iw = ow + kw - pad
-                ok = row_ok & (iw >= 0) & (iw < width)
-                pix = (n * height + ih) * width + iw
+            row_base = (n * height + ih) * width
+            for j0 in range(0, row_len, BLOCK_K):
+                j = j0 + tl.arange(0, BLOCK_K)
+                j_ok = j < row_len
+                kw = j // CIN_G
+                ci = j % CIN_G
+                iw = ow[:, None] + kw[None, :] - pad
+                ok = row_ok[:, None] & j_ok[None, :] & (iw >= 0) & (iw < width)
                 a = tl.load(
-                    x_ptr + pix[:, None] * c_in + g * CIN_G + ci[None, :],
-                    mask=ok[:, None] & ci_ok[None, :],
+                    x_ptr + (row_base[:, None] + iw) * c_in + g * CIN_G + ci[None, :],
+                    mask=ok,
                     other=0.0,
                 )
-                tap = ((g * K + kh) * K + kw) * CIN_G * COUT_G
                 w = tl.load(
-                    w_ptr + tap + ci[:, None] * COUT_G + co[None, :],
-                    mask=ci_ok[:, None] & co_ok[None, :],
+                    w_ptr + ((g * K + kh) * row_len + j)[:, None] * COUT_G + co[None, :],
+                    mask=j_ok[:, None] & co_ok[None, :],
                     other=0.0,
                 )
                 acc += tl.dot(a, w)
@@ -120,7 +132,15 @@ def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
 
 
 def grouped_conv_nhwc(
-    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, *, block_m: int = 128
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    groups: int,
+    *,
+    block_m: int = 128,
+    block_k: int = 32,
+    num_warps: int = 4,
+    num_stages: int = 3,
 ) -> Tensor:
     """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
 
@@ -130,6 +150,9 @@ def grouped_conv_nhwc(
         bias: ``(C_out,)`` or ``None``.
         groups: Number of groups.
         block_m: Output pixels per program (a power of two, at least 16).
+        block_k: Reduction chunk (a power of two, at least 16): the taps of one kernel row
+            times the input channels of a group are reduced in chunks of this length.
+        num_warps, num_stages: Triton launch parameters.
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -148,12 +171,12 @@ def grouped_conv_nhwc(
         memory_format=torch.channels_last,
     )  # fmt: skip
     n_pixels = n * height * width
-    grid = ((n_pixels + block_m - 1) // block_m, groups)
+    grid = (((n_pixels + block_m - 1) // block_m) * groups,)
     _kernel()[grid](
         x, weight, bias if bias is not None else y, y,
         n_pixels, height, width, c_in, c_out,
-        CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
-        BLOCK_CI=max(16, _pow2(cin_g)), BLOCK_CO=max(16, _pow2(cout_g)),
-        HAS_BIAS=bias is not None,
+        GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
+        BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
+        HAS_BIAS=bias is not None, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return y
