@@ -198,7 +198,7 @@ class FastAFNO(AdativeFourierNeuralOperator):
 
     Same parameters as :class:`AdativeFourierNeuralOperator`. The 1x1 ``Conv1d`` skip runs as
     the equivalent ``linear``; the spectral MLP (eight float32 einsums and the complex
-    assembly in eager) becomes two ``baddbmm`` calls on weights folded by
+    assembly in eager) becomes two ``bmm`` calls on weights folded by
     :func:`~glonet_regions.model.fast_kernels.afno_fold`. The FFTs stay float32; the
     matrix products run in the autocast dtype when autocast is on (bf16), else in the
     tokens' dtype with float32 weights folded first.
