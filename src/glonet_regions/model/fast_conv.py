@@ -183,14 +183,11 @@ def _median_ms(fn: Callable[[], object], reps: int = 3, warmup: int = 2) -> floa
     return statistics.median(times)
 
 
-def _measure(conv: nn.Conv2d, x: Tensor, with_triton: bool) -> dict[str, float | int]:
+def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
     """Time every merge's forward on a copy of the inputs, outside any autograd graph.
 
     Returns the milliseconds per group count (keys ``"groups=<n>"``) and the fastest count
-    (key ``"choice"``); with ``with_triton`` also the Triton kernel's milliseconds per
-    configuration (keys ``"triton=<i>"``, ``i`` indexing
-    :data:`~glonet_regions.model.triton_conv.CONFIGS`) and, where one of them is faster than
-    every cuDNN form, its index (key ``"triton"``).
+    (key ``"choice"``).
     """
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)  # same weights, same memory layout
@@ -202,38 +199,45 @@ def _measure(conv: nn.Conv2d, x: Tensor, with_triton: bool) -> dict[str, float |
             out[f"groups={run_groups}"] = ms
             if best is None or ms < best[0]:
                 best = (ms, run_groups)
-        assert best is not None
-        out["choice"] = best[1]
-        if with_triton:
-            from glonet_regions.model import triton_conv
-
-            fastest = best[0]
-            for i in range(len(triton_conv.CONFIGS)):
-                ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
-                out[f"triton={i}"] = ms
-                if ms < fastest:
-                    fastest, out["triton"] = ms, i
+    assert best is not None
+    out["choice"] = best[1]
     return out
 
 
-def _inference(conv: nn.Conv2d, x: Tensor) -> bool:
-    return not (torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad))
+def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
+    """Add the Triton kernel's milliseconds per configuration to ``rec`` (keys
+    ``"triton=<i>"``, ``i`` indexing :data:`~glonet_regions.model.triton_conv.CONFIGS`) and,
+    where one is faster than every cuDNN form in ``rec``, its index (key ``"triton"``)."""
+    from glonet_regions.model import triton_conv
+
+    xd = x.detach()
+    probe = copy.deepcopy(conv).requires_grad_(False)
+    fastest = min(float(v) for k, v in rec.items() if k.startswith("groups="))
+    rec.pop("triton", None)
+    with torch.no_grad():
+        for i in range(len(triton_conv.CONFIGS)):
+            ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
+            rec[f"triton={i}"] = ms
+            if ms < fastest:
+                fastest, rec["triton"] = ms, i
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
     """Whether ``"auto"`` weighs the Triton kernel for this call (inference, CUDA, Triton)."""
-    if os.environ.get("GLONET_REGIONS_CONV_TRITON", "1") == "0" or not _inference(conv, x):
+    if os.environ.get("GLONET_REGIONS_CONV_TRITON", "1") == "0":
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
         return False
     from glonet_regions.model import triton_conv
 
     return triton_conv.available(x.device) and triton_conv.supports(conv, x) is None
 
 
-def _key(conv: nn.Conv2d, x: Tensor, mode: str) -> tuple[object, ...]:
+def _key(conv: nn.Conv2d, x: Tensor) -> tuple[object, ...]:
     layout = x.is_contiguous(memory_format=torch.channels_last)
     return (
         tuple(x.shape), _compute_dtype(x), layout, tuple(conv.weight.shape), conv.groups,
-        conv.stride, conv.padding, mode, x.device.index,
+        conv.stride, conv.padding, x.device.index,
     )  # fmt: skip
 
 
@@ -244,42 +248,49 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
     Triton kernel with configuration ``i``. Measured on first meeting, on the forward only,
     also when gradients are on: timing the backward of every merge costs cuDNN's autotuning of
     each one's two backward convolutions (156 s of a cold C=40 training step on an H200,
-    round 5), for the same ranking in most shapes. Inference and training calls of one shape
-    are measured apart (only inference may use the Triton kernel).
+    round 5), for the same ranking in most shapes. The Triton kernel is timed (and used) only
+    in calls that need no gradient; a shape met first in training gets its Triton timings
+    added when an inference call meets it.
     """
     if x.device.type != "cuda":
         return conv.groups, None
     with_triton = _triton_candidate(conv, x)
-    mode = "infer+triton" if with_triton else ("infer" if _inference(conv, x) else "train")
-    key = _key(conv, x, mode)
+    key = _key(conv, x)
     rec = _CHOICES.get(key)
-    if rec is None:
+    if rec is None or (with_triton and not _has_triton(rec)):
         global _DISK
         path = choices_file(x.device.index)
         if _DISK is None:
             _DISK = load_choices(path)
         rec = _DISK.get(repr(key))
-        if rec is None or not _valid(rec, conv, with_triton):
+        stale = rec is None or rec["choice"] not in merge_candidates(conv.groups)
+        if stale or (with_triton and not _has_triton(rec)):
             if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
                 return conv.groups, None
-            rec = _measure(conv, x, with_triton)
+            if rec is None or stale:
+                rec = _measure(conv, x)
+            if with_triton:
+                _measure_triton(conv, x, rec)
             _DISK[repr(key)] = rec
             save_choices(path, _DISK)
+        assert rec is not None
         _CHOICES[key] = rec
-    triton = rec.get("triton")
-    return int(rec["choice"]), (int(triton) if triton is not None and with_triton else None)
+    triton = rec.get("triton") if with_triton else None
+    return int(rec["choice"]), (None if triton is None else int(triton))
 
 
-def _valid(rec: dict[str, float | int], conv: nn.Conv2d, with_triton: bool) -> bool:
-    """Whether a saved record names a form this code can run."""
-    if rec["choice"] not in merge_candidates(conv.groups):
+def _has_triton(rec: dict[str, float | int] | None) -> bool:
+    """Whether ``rec`` holds Triton timings this code can use (every configuration, and a
+    chosen index within :data:`~glonet_regions.model.triton_conv.CONFIGS` if any)."""
+    if rec is None:
         return False
-    triton = rec.get("triton")
-    if triton is None:
-        return True
     from glonet_regions.model import triton_conv
 
-    return with_triton and isinstance(triton, int) and 0 <= triton < len(triton_conv.CONFIGS)
+    n = len(triton_conv.CONFIGS)
+    if not all(f"triton={i}" in rec for i in range(n)):
+        return False
+    triton = rec.get("triton")
+    return triton is None or (isinstance(triton, int) and 0 <= triton < n)
 
 
 def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
