@@ -237,8 +237,13 @@ def mlp_pool_ab() -> dict[str, Any]:
     return out
 
 
-# (block_m, block_k, num_warps) tried for the Triton grouped kernel.
-TRITON_CONFIGS = [(64, 32, 4), (128, 32, 4), (128, 64, 4), (128, 64, 8), (256, 32, 8), (64, 64, 4)]
+# (block_m, block_k, num_warps, rows) tried for the Triton grouped kernel; rows > 1 is the
+# multi-row variant (block_m columns of `rows` output rows per program).
+TRITON_CONFIGS = [
+    (64, 32, 4, 1), (128, 32, 4, 1), (128, 64, 4, 1), (128, 64, 8, 1), (256, 32, 8, 1),
+    (64, 64, 4, 1), (64, 32, 4, 2), (64, 32, 4, 4), (128, 32, 8, 2), (128, 32, 8, 4),
+    (64, 64, 8, 4), (32, 32, 4, 4),
+]  # fmt: skip
 
 
 def conv_part() -> dict[str, Any]:
@@ -300,9 +305,9 @@ def conv_part() -> dict[str, Any]:
                     )
                     res[name][f"cudnn_g{run_groups}"] = ms
                     print(f"| {name} | cuDNN {run_groups} groups | {ms:.3f} ms |", flush=True)
-            for block_m, block_k, warps in TRITON_CONFIGS:
-                tag = f"triton_m{block_m}_k{block_k}_w{warps}"
-                kw = {"block_m": block_m, "block_k": block_k, "num_warps": warps}
+            for block_m, block_k, warps, rows in TRITON_CONFIGS:
+                tag = f"triton_m{block_m}_k{block_k}_w{warps}_r{rows}"
+                kw = {"block_m": block_m, "block_k": block_k, "num_warps": warps, "rows": rows}
                 with torch.no_grad():
                     out = triton_conv.grouped_conv_nhwc(x, packed, bias, m.groups, **kw)
                     ms = timed(

@@ -15,6 +15,12 @@ output channels (``jump.mmb``'s 16 -> 32, ``dynamics``' 8 -> 64) and loses where
 (the reduction per loaded input is too short). :func:`~glonet_regions.model.fast_conv.grouped_conv`
 with ``strategy="auto"`` times it beside cuDNN in each of :data:`CONFIGS`; tests run it on the
 CPU through Triton's interpreter.
+
+A multi-row variant (``grouped_conv_nhwc(..., rows=2..4)``, :func:`_rows_kernel`) computes
+several output rows per program and gathers each input row once for all of them (the one-row
+kernel gathers it ``k`` times), aimed at the 16-output-channel groups where the gathers, not
+the products, bound the kernel. It is tested in the interpreter and swept by ``gpu_breakdown.py
+--part convs``, but not yet measured on a GPU, so ``"auto"`` does not use it.
 """
 
 from __future__ import annotations
@@ -124,6 +130,109 @@ def _kernel() -> Any:
     return grouped_conv_kernel
 
 
+@functools.lru_cache(maxsize=1)
+def _rows_kernel() -> Any:
+    """The multi-row variant: a program computes ``ROWS`` output rows of a column tile.
+
+    Output row ``oh0 + i`` reads input row ``oh0 + r - pad`` with kernel row ``r - i``, so each
+    input row tile is gathered once for up to ``ROWS`` products (the one-row kernel gathers it
+    once per output row: ``k`` times in all). Accumulators are four named tensors (Triton has no
+    lists of tensors); those beyond ``ROWS`` are never touched.
+    """
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def grouped_conv_rows_kernel(
+        x_ptr, w_ptr, b_ptr, y_ptr,
+        height, width, c_in, c_out, n_col_blocks, n_row_blocks,
+        GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
+        ROWS: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_K: tl.constexpr,
+        BLOCK_CO: tl.constexpr, HAS_BIAS: tl.constexpr,
+    ):  # fmt: skip
+        pid = tl.program_id(0)
+        g = pid % GROUPS
+        t = pid // GROUPS
+        cb = t % n_col_blocks
+        t = t // n_col_blocks
+        rb = t % n_row_blocks
+        n = t // n_row_blocks
+        oh0 = rb * ROWS
+        ow = cb * BLOCK_W + tl.arange(0, BLOCK_W)
+        col_ok = ow < width
+        co = tl.arange(0, BLOCK_CO)
+        co_ok = co < COUT_G
+        acc0 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
+        acc1 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
+        acc2 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
+        acc3 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
+        pad = K // 2
+        row_len = K * CIN_G
+        # Row indices as vectors over the tile's columns (a scalar condition in a mask is not
+        # accepted by Triton's interpreter).
+        oh0_v = tl.full([BLOCK_W], 0, tl.int32) + oh0
+        for r in range(ROWS + K - 1):
+            ih = oh0_v + r - pad
+            row_ok = (ih >= 0) & (ih < height)
+            row_base = (n * height + ih) * width
+            for j0 in range(0, row_len, BLOCK_K):
+                j = j0 + tl.arange(0, BLOCK_K)
+                j_ok = j < row_len
+                kw = j // CIN_G
+                ci = j % CIN_G
+                iw = ow[:, None] + kw[None, :] - pad
+                ok = (row_ok & col_ok)[:, None] & j_ok[None, :] & (iw >= 0) & (iw < width)
+                a = tl.load(
+                    x_ptr + (row_base[:, None] + iw) * c_in + g * CIN_G + ci[None, :],
+                    mask=ok,
+                    other=0.0,
+                )
+                # Kernel row kh's weights for this chunk: w_row + kh * w_step.
+                w_row = w_ptr + (g * K * row_len + j)[:, None] * COUT_G + co[None, :]
+                w_ok = j_ok[:, None] & co_ok[None, :]
+                w_step = row_len * COUT_G
+                if r < K:  # output row 0 uses kernel row r
+                    w = tl.load(w_row + (r) * w_step, mask=w_ok, other=0.0)
+                    acc0 += tl.dot(a, w)
+                if ROWS > 1:  # noqa: SIM102 (compile-time test, then a runtime one)
+                    if (r >= 1) & (r < K + 1):
+                        w = tl.load(w_row + (r - 1) * w_step, mask=w_ok, other=0.0)
+                        acc1 += tl.dot(a, w)
+                if ROWS > 2:  # noqa: SIM102 (compile-time test, then a runtime one)
+                    if (r >= 2) & (r < K + 2):
+                        w = tl.load(w_row + (r - 2) * w_step, mask=w_ok, other=0.0)
+                        acc2 += tl.dot(a, w)
+                if ROWS > 3:  # noqa: SIM102 (compile-time test, then a runtime one)
+                    if (r >= 3) & (r < K + 3):
+                        w = tl.load(w_row + (r - 3) * w_step, mask=w_ok, other=0.0)
+                        acc3 += tl.dot(a, w)
+        if HAS_BIAS:
+            bias = tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
+            acc0 += bias
+            acc1 += bias
+            acc2 += bias
+            acc3 += bias
+        col = ow[:, None] * c_out + g * COUT_G + co[None, :]
+        out_ty = y_ptr.dtype.element_ty
+        row_stride = width * c_out
+        first = (n * height + oh0) * row_stride
+        tl.store(
+            y_ptr + first + col, acc0.to(out_ty),
+            mask=(col_ok & (oh0_v < height))[:, None] & co_ok[None, :],
+        )  # fmt: skip
+        if ROWS > 1:
+            ok1 = (col_ok & (oh0_v + 1 < height))[:, None] & co_ok[None, :]
+            tl.store(y_ptr + first + row_stride + col, acc1.to(out_ty), mask=ok1)
+        if ROWS > 2:
+            ok2 = (col_ok & (oh0_v + 2 < height))[:, None] & co_ok[None, :]
+            tl.store(y_ptr + first + 2 * row_stride + col, acc2.to(out_ty), mask=ok2)
+        if ROWS > 3:
+            ok3 = (col_ok & (oh0_v + 3 < height))[:, None] & co_ok[None, :]
+            tl.store(y_ptr + first + 3 * row_stride + col, acc3.to(out_ty), mask=ok3)
+
+    return grouped_conv_rows_kernel
+
+
 def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
     """``(C_out, C_in/g, k, k)`` as ``(g, k, k, C_in/g, C_out/g)`` contiguous in ``dtype``."""
     c_out, c_in_g, k, _ = weight.shape
@@ -141,6 +250,7 @@ def grouped_conv_nhwc(
     block_k: int = 32,
     num_warps: int = 4,
     num_stages: int = 3,
+    rows: int = 1,
 ) -> Tensor:
     """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
 
@@ -153,6 +263,9 @@ def grouped_conv_nhwc(
         block_k: Reduction chunk (a power of two, at least 16): the taps of one kernel row
             times the input channels of a group are reduced in chunks of this length.
         num_warps, num_stages: Triton launch parameters.
+        rows: Output rows per program (1, 2, 3 or 4). Above 1, a program covers ``rows``
+            rows of ``block_m`` columns and gathers each input row once for all of them
+            (:func:`_rows_kernel`; not yet measured on a GPU, so ``"auto"`` does not use it).
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -170,6 +283,19 @@ def grouped_conv_nhwc(
         (n, c_out, height, width), device=x.device, dtype=x.dtype,
         memory_format=torch.channels_last,
     )  # fmt: skip
+    if rows not in (1, 2, 3, 4):
+        raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
+    if rows > 1:
+        n_cols = (width + block_m - 1) // block_m
+        n_rows = (height + rows - 1) // rows
+        _rows_kernel()[(n * n_rows * n_cols * groups,)](
+            x, weight, bias if bias is not None else y, y,
+            height, width, c_in, c_out, n_cols, n_rows,
+            GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, ROWS=rows, BLOCK_W=block_m,
+            BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
+            HAS_BIAS=bias is not None, num_warps=num_warps, num_stages=num_stages,
+        )  # fmt: skip
+        return y
     n_pixels = n * height * width
     grid = (((n_pixels + block_m - 1) // block_m) * groups,)
     _kernel()[grid](
