@@ -240,15 +240,27 @@ def test_cuda_choices_persist_across_processes(
         assert torch.equal(grouped_conv(conv, x, "auto"), first)
 
 
-def test_saved_triton_timings_are_used_only_when_complete() -> None:
+def test_saved_triton_timings_are_keyed_by_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glonet_regions.model import triton_conv
+
+    a, b = (64, 32, 4, 1), (64, 32, 4, 4)
+    monkeypatch.setattr(triton_conv, "CONFIGS", (a, b))
+    assert fast_conv._triton_label(b) == "triton=m64k32w4r4"
     assert not fast_conv._has_triton(None)
-    assert not fast_conv._has_triton({"choice": 1})  # measured in training: no Triton yet
-    full = {"choice": 4, "triton=0": 1.0, "triton=1": 0.5, "triton=2": 2.0}
-    assert fast_conv._has_triton(full)  # timed, cuDNN faster
-    assert fast_conv._has_triton({**full, "triton": 1})
-    assert not fast_conv._has_triton({**full, "triton": 99})  # from a longer CONFIGS
-    del full["triton=2"]
-    assert not fast_conv._has_triton(full)  # from a shorter CONFIGS
+    rec: dict[str, float | int] = {"groups=8": 1.0, "groups=1": 0.8, "choice": 1}
+    assert not fast_conv._has_triton(rec)  # measured in training: no Triton yet
+    rec[fast_conv._triton_label(a)] = 0.9
+    assert not fast_conv._has_triton(rec)  # a configuration added since: measure it
+    rec[fast_conv._triton_label(b)] = 0.5
+    assert fast_conv._has_triton(rec)
+    assert fast_conv._triton_choice(rec) == 1  # b beats cuDNN's best (0.8)
+    rec[fast_conv._triton_label(b)] = 0.85
+    assert fast_conv._triton_choice(rec) is None  # cuDNN's 0.8 wins
+    monkeypatch.setattr(triton_conv, "CONFIGS", (b,))  # a removed: b is index 0 now
+    rec[fast_conv._triton_label(b)] = 0.5
+    assert fast_conv._triton_choice(rec) == 0
 
 
 @pytest.mark.gpu
@@ -273,10 +285,13 @@ def test_cuda_auto_weighs_triton_in_inference_only(
         out = grouped_conv(conv, x, "auto").float()  # adds the Triton timings to the record
     assert float((out - ref).norm() / ref.norm()) < 1e-2
     (rec,) = fast_conv._CHOICES.values()
-    assert {f"triton={i}" for i in range(3)} <= rec.keys()
+    from glonet_regions.model import triton_conv
+
+    assert {fast_conv._triton_label(c) for c in triton_conv.CONFIGS} <= rec.keys()
     assert load_choices(choices_file())[repr(next(iter(fast_conv._CHOICES)))] == rec
     # Force the Triton choice: "auto" then runs the kernel, in inference only.
-    rec["triton"] = 1
+    for c in triton_conv.CONFIGS:
+        rec[fast_conv._triton_label(c)] = 1.0 if c != triton_conv.CONFIGS[1] else 1e-6
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
         forced = grouped_conv(conv, x, "auto")
         direct = fast_conv._run_triton(conv, x, True, 1)

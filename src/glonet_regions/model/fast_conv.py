@@ -204,22 +204,25 @@ def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
     return out
 
 
+def _triton_label(config: tuple[int, int, int, int]) -> str:
+    """The record key of a Triton configuration's timing, e.g. ``"triton=m64k32w4r1"``."""
+    block_m, block_k, num_warps, rows = config
+    return f"triton=m{block_m}k{block_k}w{num_warps}r{rows}"
+
+
 def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
-    """Add the Triton kernel's milliseconds per configuration to ``rec`` (keys
-    ``"triton=<i>"``, ``i`` indexing :data:`~glonet_regions.model.triton_conv.CONFIGS`) and,
-    where one is faster than every cuDNN form in ``rec``, its index (key ``"triton"``)."""
+    """Add the Triton kernel's milliseconds to ``rec`` for each configuration of
+    :data:`~glonet_regions.model.triton_conv.CONFIGS` it lacks (keys from
+    :func:`_triton_label`)."""
     from glonet_regions.model import triton_conv
 
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)
-    fastest = min(float(v) for k, v in rec.items() if k.startswith("groups="))
-    rec.pop("triton", None)
     with torch.no_grad():
-        for i in range(len(triton_conv.CONFIGS)):
-            ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
-            rec[f"triton={i}"] = ms
-            if ms < fastest:
-                fastest, rec["triton"] = ms, i
+        for i, config in enumerate(triton_conv.CONFIGS):
+            if _triton_label(config) not in rec:
+                ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
+                rec[_triton_label(config)] = ms
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
@@ -275,22 +278,28 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
             save_choices(path, _DISK)
         assert rec is not None
         _CHOICES[key] = rec
-    triton = rec.get("triton") if with_triton else None
-    return int(rec["choice"]), (None if triton is None else int(triton))
+    return int(rec["choice"]), (_triton_choice(rec) if with_triton else None)
 
 
 def _has_triton(rec: dict[str, float | int] | None) -> bool:
-    """Whether ``rec`` holds Triton timings this code can use (every configuration, and a
-    chosen index within :data:`~glonet_regions.model.triton_conv.CONFIGS` if any)."""
+    """Whether ``rec`` holds a timing for every configuration of
+    :data:`~glonet_regions.model.triton_conv.CONFIGS` (records are keyed by configuration, so
+    a changed list only measures what is new)."""
     if rec is None:
         return False
     from glonet_regions.model import triton_conv
 
-    n = len(triton_conv.CONFIGS)
-    if not all(f"triton={i}" in rec for i in range(n)):
-        return False
-    triton = rec.get("triton")
-    return triton is None or (isinstance(triton, int) and 0 <= triton < n)
+    return all(_triton_label(c) in rec for c in triton_conv.CONFIGS)
+
+
+def _triton_choice(rec: dict[str, float | int]) -> int | None:
+    """The index of the fastest Triton configuration if it beats every cuDNN form in ``rec``."""
+    from glonet_regions.model import triton_conv
+
+    cudnn = min(float(v) for k, v in rec.items() if k.startswith("groups="))
+    times = [float(rec[_triton_label(c)]) for c in triton_conv.CONFIGS]
+    best = min(range(len(times)), key=times.__getitem__)
+    return best if times[best] < cudnn else None
 
 
 def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
@@ -315,10 +324,10 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
         lambda: triton_conv.packed_weight(w, conv.groups, dtype),
     )  # fmt: skip
     bias = conv.bias.to(dtype) if with_bias and conv.bias is not None else None
-    block_m, block_k, num_warps = triton_conv.CONFIGS[config]
+    block_m, block_k, num_warps, rows = triton_conv.CONFIGS[config]
     return triton_conv.grouped_conv_nhwc(
         x.to(dtype), packed, bias, conv.groups,
-        block_m=block_m, block_k=block_k, num_warps=num_warps,
+        block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows,
     )  # fmt: skip
 
 
