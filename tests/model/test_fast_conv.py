@@ -299,3 +299,28 @@ def test_cuda_auto_weighs_triton_in_inference_only(
     with torch.autocast("cuda", dtype=torch.bfloat16):
         again = grouped_conv(conv, x, "auto")
     assert again.requires_grad  # cuDNN, differentiable
+
+
+def test_a_failing_triton_configuration_falls_back_to_cudnn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from glonet_regions.model import triton_conv
+
+    configs = ((64, 32, 4, 1), (64, 32, 4, 4))
+    monkeypatch.setattr(triton_conv, "CONFIGS", configs)
+    monkeypatch.setattr(fast_conv, "_median_ms", lambda fn: (fn(), 0.5)[1])
+
+    def run_triton(_conv: object, _x: object, _bias: bool, config: int) -> None:
+        if config == 1:
+            raise RuntimeError("PassManager::run failed")  # e.g. a compiler error
+
+    monkeypatch.setattr(fast_conv, "_run_triton", run_triton)
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=8)
+    rec: dict[str, float | int] = {"groups=8": 1.0, "groups=1": 0.8, "choice": 1}
+    with pytest.warns(RuntimeWarning, match=r"\(64, 32, 4, 4\) failed.*PassManager.*cuDNN"):
+        fast_conv._measure_triton(conv, torch.randn(1, 16, 5, 5), rec)
+    assert rec[fast_conv._triton_label(configs[1])] == float("inf")
+    assert fast_conv._triton_choice(rec) == 0  # the working configuration, faster than cuDNN
+    path = tmp_path / "choices.json"
+    save_choices(path, {"k": rec})
+    assert load_choices(path) == {"k": rec}  # infinity survives the file

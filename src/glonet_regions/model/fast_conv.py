@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import statistics
@@ -213,16 +214,31 @@ def _triton_label(config: tuple[int, int, int, int]) -> str:
 def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
     """Add the Triton kernel's milliseconds to ``rec`` for each configuration of
     :data:`~glonet_regions.model.triton_conv.CONFIGS` it lacks (keys from
-    :func:`_triton_label`)."""
+    :func:`_triton_label`).
+
+    A configuration that fails to compile or run (another Triton or card) is recorded as
+    infinitely slow, with a warning, so ``"auto"`` keeps to cuDNN for it.
+    """
     from glonet_regions.model import triton_conv
 
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)
     with torch.no_grad():
         for i, config in enumerate(triton_conv.CONFIGS):
-            if _triton_label(config) not in rec:
+            if _triton_label(config) in rec:
+                continue
+            try:
                 ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
-                rec[_triton_label(config)] = ms
+            except Exception as exc:  # any compiler or launch error: fall back to cuDNN
+                warnings.warn(
+                    f"Triton grouped convolution {config} failed on input {tuple(x.shape)}, "
+                    f"weight {tuple(conv.weight.shape)} ({type(exc).__name__}: {exc}); "
+                    "using cuDNN for it",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                ms = math.inf
+            rec[_triton_label(config)] = ms
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
