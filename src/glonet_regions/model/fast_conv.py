@@ -285,7 +285,7 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
         stale = rec is None or rec["choice"] not in merge_candidates(conv.groups)
         if stale or (with_triton and not _has_triton(rec)):
             if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
-                return conv.groups, None
+                return (conv.groups if rec is None or stale else int(rec["choice"])), None
             if rec is None or stale:
                 rec = _measure(conv, x)
             if with_triton:
