@@ -139,10 +139,21 @@ def module_part(c: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def kernel_part(c: int) -> dict[str, Any]:
-    """Top CUDA kernels of single blocks of the fast path (one call each, after warm-up)."""
+def top_kernels(call: Callable[[], object], n: int) -> tuple[list[tuple[str, float, int]], float]:
+    """The ``n`` CUDA kernels of one ``call`` with the most device time (name, ms, calls),
+    and the total kernel milliseconds."""
     from torch.profiler import ProfilerActivity, profile
 
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        call()
+        torch.cuda.synchronize()
+    events = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)
+    rows = [(e.key[:100], e.device_time_total / 1e3, e.count) for e in events[:n]]
+    return rows, sum(e.device_time_total for e in events) / 1e3
+
+
+def kernel_part(c: int) -> dict[str, Any]:
+    """Top CUDA kernels of single blocks of the fast path (one call each, after warm-up)."""
     model = optimise_model(build(c), device="cuda", mode="fast", training=False)
     hp, wp = 1088, 880
     ph, pw, lh, lw = hp // 16, wp // 16, hp // 2, wp // 2
@@ -163,14 +174,7 @@ def kernel_part(c: int) -> dict[str, Any]:
                 mod(*args)
 
         ms = timed(call, reps=10, warmup=3)
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            call()
-            torch.cuda.synchronize()
-        rows = [
-            (e.key[:100], e.device_time_total / 1e3, e.count)
-            for e in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:14]
-        ]
-        total = sum(e.device_time_total for e in prof.key_averages()) / 1e3
+        rows, total = top_kernels(call, 14)
         res[name] = {"ms": ms, "kernel_ms": total, "top": rows}
         print(f"== {name}: {ms:.3f} ms per call, kernels {total:.3f} ms", flush=True)
         for key, t, n in rows:
@@ -183,8 +187,6 @@ def mlp_pool_ab() -> dict[str, Any]:
     """``space.NO``'s MLP half with the 4-to-1 feature pooling over contiguous chunks (as
     now) against the same with fc1's rows reordered so each pooled feature averages four
     slices ``d`` apart (contiguous loads), the reorder inside the graph or done beforehand."""
-    from torch.profiler import ProfilerActivity, profile
-
     d, hidden = 768, 3072
     r = hidden // d
     x = torch.randn(2, 68 * 55, d, device="cuda")
@@ -222,13 +224,7 @@ def mlp_pool_ab() -> dict[str, Any]:
         y = call().float()
         ref = y if ref is None else ref
         ms = timed(call, reps=20, warmup=3)
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
-            call()
-            torch.cuda.synchronize()
-        top = [
-            (e.key[:80], e.device_time_total / 1e3, e.count)
-            for e in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:6]
-        ]
+        top, _ = top_kernels(call, 6)
         err = float((y - ref).norm() / ref.norm())
         out[name] = {"ms": ms, "rel_diff": err, "top": top}
         print(f"== mlp {name}: {ms:.3f} ms, rel diff {err:.1e}", flush=True)

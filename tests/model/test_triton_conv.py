@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,16 +20,6 @@ interpreted = pytest.mark.skipif(
     os.environ.get("TRITON_INTERPRET") != "1",
     reason="runs CPU tensors through Triton's interpreter",
 )
-
-
-@pytest.fixture(autouse=True)
-def fresh_kernel() -> Iterator[None]:
-    """Define the kernel afresh for each test (Triton reads the interpreter switch then)."""
-    triton_conv._kernel.cache_clear()
-    triton_conv._rows_kernel.cache_clear()
-    yield
-    triton_conv._kernel.cache_clear()
-    triton_conv._rows_kernel.cache_clear()
 
 
 @interpreted

@@ -16,7 +16,7 @@ output channels (``jump.mmb``'s 16 -> 32, ``dynamics``' 8 -> 64) and loses where
 with ``strategy="auto"`` times it beside cuDNN in each of :data:`CONFIGS`; tests run it on the
 CPU through Triton's interpreter.
 
-A multi-row variant (``grouped_conv_nhwc(..., rows=2..4)``, :func:`_rows_kernel`) computes
+A multi-row variant (``grouped_conv_nhwc(..., rows=2..4)``) computes
 several output rows per program and gathers each input row once for all of them (the one-row
 kernel gathers it ``k`` times), aimed at the 16-output-channel groups where the gathers, not
 the products, bound the kernel. It is tested in the interpreter and swept by ``gpu_breakdown.py
@@ -25,7 +25,6 @@ the products, bound the kernel. It is tested in the interpreter and swept by ``g
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
 from typing import Any
@@ -67,170 +66,16 @@ def _pow2(n: int) -> int:
     return 1 << max(0, (n - 1).bit_length())
 
 
-@functools.lru_cache(maxsize=1)
-def _kernel() -> Any:
-    """The Triton kernel, defined on first use (Triton reads ``TRITON_INTERPRET`` here)."""
-    import triton
-    import triton.language as tl
+def _kernels() -> Any:
+    """The module holding the Triton kernels, imported on first use.
 
-    @triton.jit
-    def grouped_conv_kernel(
-        x_ptr, w_ptr, b_ptr, y_ptr,
-        n_pixels, height, width, c_in, c_out,
-        GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
-        BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_CO: tl.constexpr,
-        HAS_BIAS: tl.constexpr,
-    ):  # fmt: skip
-        # Groups vary fastest, so the programs of one pixel tile run together and share the
-        # cache lines of their pixels (each group reads its own slice of every pixel).
-        pid = tl.program_id(0)
-        g = pid % GROUPS
-        pid_m = pid // GROUPS
-        offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-        in_range = offs_m < n_pixels
-        hw = height * width
-        n = offs_m // hw
-        oh = (offs_m % hw) // width
-        ow = offs_m % width
-        co = tl.arange(0, BLOCK_CO)
-        co_ok = co < COUT_G
-        acc = tl.zeros((BLOCK_M, BLOCK_CO), dtype=tl.float32)
-        pad = K // 2
-        row_len = K * CIN_G  # one kernel row's taps x input channels: the reduction per row
-        for kh in range(K):
-            ih = oh + kh - pad
-            row_ok = in_range & (ih >= 0) & (ih < height)
-            row_base = (n * height + ih) * width
-            for j0 in range(0, row_len, BLOCK_K):
-                j = j0 + tl.arange(0, BLOCK_K)
-                j_ok = j < row_len
-                kw = j // CIN_G
-                ci = j % CIN_G
-                iw = ow[:, None] + kw[None, :] - pad
-                ok = row_ok[:, None] & j_ok[None, :] & (iw >= 0) & (iw < width)
-                a = tl.load(
-                    x_ptr + (row_base[:, None] + iw) * c_in + g * CIN_G + ci[None, :],
-                    mask=ok,
-                    other=0.0,
-                )
-                w = tl.load(
-                    w_ptr + ((g * K + kh) * row_len + j)[:, None] * COUT_G + co[None, :],
-                    mask=j_ok[:, None] & co_ok[None, :],
-                    other=0.0,
-                )
-                acc += tl.dot(a, w)
-        if HAS_BIAS:
-            acc += tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
-        tl.store(
-            y_ptr + offs_m[:, None] * c_out + g * COUT_G + co[None, :],
-            acc.to(y_ptr.dtype.element_ty),
-            mask=in_range[:, None] & co_ok[None, :],
-        )
-
-    return grouped_conv_kernel
-
-
-@functools.lru_cache(maxsize=1)
-def _rows_kernel() -> Any:
-    """The multi-row variant: a program computes ``ROWS`` output rows of a column tile.
-
-    Output row ``oh0 + i`` reads input row ``oh0 + r - pad`` with kernel row ``r - i``, so each
-    input row tile is gathered once for up to ``ROWS`` products (the one-row kernel gathers it
-    once per output row: ``k`` times in all). Accumulators are four named tensors (Triton has no
-    lists of tensors); those beyond ``ROWS`` are never touched.
+    Triton decides between compiling and interpreting (``TRITON_INTERPRET``) when a kernel is
+    defined, so the kernels live in :mod:`glonet_regions.model._triton_kernels`, imported only
+    here: importing this module needs no Triton.
     """
-    import triton
-    import triton.language as tl
+    from glonet_regions.model import _triton_kernels
 
-    @triton.jit
-    def grouped_conv_rows_kernel(
-        x_ptr, w_ptr, b_ptr, y_ptr,
-        height, width, c_in, c_out, n_col_blocks, n_row_blocks,
-        GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
-        ROWS: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_K: tl.constexpr,
-        BLOCK_CO: tl.constexpr, HAS_BIAS: tl.constexpr,
-    ):  # fmt: skip
-        pid = tl.program_id(0)
-        g = pid % GROUPS
-        t = pid // GROUPS
-        cb = t % n_col_blocks
-        t = t // n_col_blocks
-        rb = t % n_row_blocks
-        n = t // n_row_blocks
-        oh0 = rb * ROWS
-        ow = cb * BLOCK_W + tl.arange(0, BLOCK_W)
-        col_ok = ow < width
-        co = tl.arange(0, BLOCK_CO)
-        co_ok = co < COUT_G
-        acc0 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
-        acc1 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
-        acc2 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
-        acc3 = tl.zeros((BLOCK_W, BLOCK_CO), dtype=tl.float32)
-        pad = K // 2
-        row_len = K * CIN_G
-        # Row indices as vectors over the tile's columns (a scalar condition in a mask is not
-        # accepted by Triton's interpreter).
-        oh0_v = tl.full([BLOCK_W], 0, tl.int32) + oh0
-        for r in range(ROWS + K - 1):
-            ih = oh0_v + r - pad
-            row_ok = (ih >= 0) & (ih < height)
-            row_base = (n * height + ih) * width
-            for j0 in range(0, row_len, BLOCK_K):
-                j = j0 + tl.arange(0, BLOCK_K)
-                j_ok = j < row_len
-                kw = j // CIN_G
-                ci = j % CIN_G
-                iw = ow[:, None] + kw[None, :] - pad
-                ok = (row_ok & col_ok)[:, None] & j_ok[None, :] & (iw >= 0) & (iw < width)
-                a = tl.load(
-                    x_ptr + (row_base[:, None] + iw) * c_in + g * CIN_G + ci[None, :],
-                    mask=ok,
-                    other=0.0,
-                )
-                # Kernel row kh's weights for this chunk: w_row + kh * w_step.
-                w_row = w_ptr + (g * K * row_len + j)[:, None] * COUT_G + co[None, :]
-                w_ok = j_ok[:, None] & co_ok[None, :]
-                w_step = row_len * COUT_G
-                if r < K:  # output row 0 uses kernel row r
-                    w = tl.load(w_row + (r) * w_step, mask=w_ok, other=0.0)
-                    acc0 += tl.dot(a, w)
-                if ROWS > 1:  # noqa: SIM102 (compile-time test, then a runtime one)
-                    if (r >= 1) & (r < K + 1):
-                        w = tl.load(w_row + (r - 1) * w_step, mask=w_ok, other=0.0)
-                        acc1 += tl.dot(a, w)
-                if ROWS > 2:  # noqa: SIM102 (compile-time test, then a runtime one)
-                    if (r >= 2) & (r < K + 2):
-                        w = tl.load(w_row + (r - 2) * w_step, mask=w_ok, other=0.0)
-                        acc2 += tl.dot(a, w)
-                if ROWS > 3:  # noqa: SIM102 (compile-time test, then a runtime one)
-                    if (r >= 3) & (r < K + 3):
-                        w = tl.load(w_row + (r - 3) * w_step, mask=w_ok, other=0.0)
-                        acc3 += tl.dot(a, w)
-        if HAS_BIAS:
-            bias = tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
-            acc0 += bias
-            acc1 += bias
-            acc2 += bias
-            acc3 += bias
-        col = ow[:, None] * c_out + g * COUT_G + co[None, :]
-        out_ty = y_ptr.dtype.element_ty
-        row_stride = width * c_out
-        first = (n * height + oh0) * row_stride
-        tl.store(
-            y_ptr + first + col, acc0.to(out_ty),
-            mask=(col_ok & (oh0_v < height))[:, None] & co_ok[None, :],
-        )  # fmt: skip
-        if ROWS > 1:
-            ok1 = (col_ok & (oh0_v + 1 < height))[:, None] & co_ok[None, :]
-            tl.store(y_ptr + first + row_stride + col, acc1.to(out_ty), mask=ok1)
-        if ROWS > 2:
-            ok2 = (col_ok & (oh0_v + 2 < height))[:, None] & co_ok[None, :]
-            tl.store(y_ptr + first + 2 * row_stride + col, acc2.to(out_ty), mask=ok2)
-        if ROWS > 3:
-            ok3 = (col_ok & (oh0_v + 3 < height))[:, None] & co_ok[None, :]
-            tl.store(y_ptr + first + 3 * row_stride + col, acc3.to(out_ty), mask=ok3)
-
-    return grouped_conv_rows_kernel
+    return _triton_kernels
 
 
 def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
@@ -265,7 +110,7 @@ def grouped_conv_nhwc(
         num_warps, num_stages: Triton launch parameters.
         rows: Output rows per program (1, 2, 3 or 4). Above 1, a program covers ``rows``
             rows of ``block_m`` columns and gathers each input row once for all of them
-            (:func:`_rows_kernel`; not yet measured on a GPU, so ``"auto"`` does not use it).
+            (not yet measured on a GPU, so ``"auto"`` does not use it).
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -288,7 +133,7 @@ def grouped_conv_nhwc(
     if rows > 1:
         n_cols = (width + block_m - 1) // block_m
         n_rows = (height + rows - 1) // rows
-        _rows_kernel()[(n * n_rows * n_cols * groups,)](
+        _kernels().grouped_conv_rows_kernel[(n * n_rows * n_cols * groups,)](
             x, weight, bias if bias is not None else y, y,
             height, width, c_in, c_out, n_cols, n_rows,
             GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, ROWS=rows, BLOCK_W=block_m,
@@ -298,7 +143,7 @@ def grouped_conv_nhwc(
         return y
     n_pixels = n * height * width
     grid = (((n_pixels + block_m - 1) // block_m) * groups,)
-    _kernel()[grid](
+    _kernels().grouped_conv_kernel[grid](
         x, weight, bias if bias is not None else y, y,
         n_pixels, height, width, c_in, c_out,
         GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
