@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import os
 from collections.abc import Callable
 
 import pytest
@@ -429,3 +431,28 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
     gg = torch.autograd.grad(got.square().sum(), [x, skip, fast_mod.conv1.weight])
     for a, b in zip(gg, gw, strict=True):
         assert rel(a, b) < 1e-4
+
+
+@pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1" or importlib.util.find_spec("triton") is None,
+    reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
+)
+def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opt-in one-kernel branches equal the per-branch path, in inference only."""
+    torch.manual_seed(5)
+    ref = Inception(12, 8, 16, (3, 5, 7), 4)
+    fast_mod = copy.deepcopy(ref)
+    fast_mod.__class__ = FastInception
+    assert isinstance(fast_mod, FastInception)
+    fast_mod.conv_strategy = "auto"
+    x = torch.randn(2, 12, 9, 7)
+    monkeypatch.setenv("GLONET_REGIONS_INCEPTION_COMBINED", "1")
+    with torch.no_grad():
+        want = ref(x)
+        got = fast_mod(x)
+        assert "_combined_cache" in fast_mod.__dict__  # the combined kernel ran
+    assert rel(got, want) < 1e-5
+    fast_mod.__dict__.pop("_combined_cache")
+    got_grad = fast_mod(x)  # gradients on: the per-branch path
+    assert "_combined_cache" not in fast_mod.__dict__
+    assert rel(got_grad, want) < 1e-5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,6 +71,29 @@ def test_multi_row_kernel_on_ragged_tiles(rows: int) -> None:
 
 
 @interpreted
+@pytest.mark.parametrize("rows", [1, 4])
+def test_branches_in_one_kernel_are_branch_major_slices(rows: int) -> None:
+    """Parallel branches (kernels 3, 5, 7) zero-padded into one kernel: branch b is the channel
+    slice b of the output, bias included."""
+    gen = torch.Generator().manual_seed(7 + rows)
+    weights = [torch.randn(8, 3, k, k, generator=gen) for k in (3, 5, 7)]  # 2 groups, 3 -> 4
+    biases = [torch.randn(8, generator=gen) for _ in weights]
+    x = torch.randn(1, 6, 8, 11, generator=gen)
+    packed = triton_conv.branch_packed_weight(weights, 2, x.dtype)
+    assert packed.shape == (2, 7, 7, 3, 12)
+    out = triton_conv.grouped_conv_nhwc(
+        x, packed, torch.cat(biases), 2, block_m=16, block_k=16, rows=rows, branches=3
+    )
+    for b, (w, bias) in enumerate(zip(weights, biases, strict=True)):
+        ref = F.conv2d(x, w, bias, padding=w.shape[-1] // 2, groups=2)
+        torch.testing.assert_close(out[:, 8 * b : 8 * (b + 1)], ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="do not split into 5 branches"):
+        triton_conv.grouped_conv_nhwc(x, packed, None, 2, branches=5)
+    with pytest.raises(ValueError, match="must share"):
+        triton_conv.branch_packed_weight([weights[0], torch.randn(4, 3, 3, 3)], 2, x.dtype)
+
+
+@interpreted
 def test_grouped_conv_triton_strategy_matches_and_caches_the_packed_weight() -> None:
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=8)
@@ -122,3 +146,24 @@ def test_triton_grouped_conv_on_cuda_bf16() -> None:
     for rows in (2, 4):  # the multi-row variant compiles and agrees on the GPU
         multi = triton_conv.grouped_conv_nhwc(xb, packed, bias, 8, block_m=64, rows=rows)
         assert float((multi.float() - ref.float()).norm() / ref.float().norm()) < 1e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from glonet_regions.model import fast_conv
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fast_conv, "_CHOICES", {})
+    monkeypatch.setattr(fast_conv, "_DISK", None)
+    convs = [torch.nn.Conv2d(64, 128, k, padding=k // 2, groups=8).cuda() for k in (3, 5, 7, 11)]
+    x = torch.randn(1, 64, 68, 55, device="cuda").contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        y = fast_conv.combined_branches(torch.nn.Module(), convs, x)
+        assert y is not None and y.shape == (1, 512, 68, 55)
+        for b, conv in enumerate(convs):
+            ref = F.conv2d(x, conv.weight, None, padding=conv.padding, groups=8).float()
+            got = y[:, 128 * b : 128 * (b + 1)].float()
+            assert float((got - ref).norm() / ref.norm()) < 1e-2
+    (rec,) = [r for r in fast_conv.choices() if r.get("combined_branches")]
+    assert int(rec["choice"]) >= 0  # a configuration ran and was saved

@@ -38,12 +38,21 @@ def _row_chunk(
 
 
 @triton.jit
+def _out_channels(co, g, GROUPS: tl.constexpr, COUT_G: tl.constexpr, BRANCHES: tl.constexpr):
+    """Output channel of column ``co`` of group ``g``: group-major (``g * COUT_G + co``) for one
+    branch; for ``BRANCHES`` branches stacked in each group's columns, branch-major
+    (``b * GROUPS * COUT_B + g * COUT_B + o``), so each branch is a channel slice."""
+    cout_b = COUT_G // BRANCHES
+    return (co // cout_b) * (GROUPS * cout_b) + g * cout_b + co % cout_b
+
+
+@triton.jit
 def grouped_conv_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
     n_pixels, height, width, c_in, c_out,
     GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_CO: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
+    HAS_BIAS: tl.constexpr, BRANCHES: tl.constexpr,
 ):  # fmt: skip
     """One program: ``BLOCK_M`` consecutive output pixels (any rows and images) of one group."""
     # Groups vary fastest, so the programs of one pixel tile run together and share the cache
@@ -73,10 +82,11 @@ def grouped_conv_kernel(
                 other=0.0,
             )
             acc += tl.dot(a, w)
+    out_c = _out_channels(co, g, GROUPS, COUT_G, BRANCHES)
     if HAS_BIAS:
-        acc += tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
+        acc += tl.load(b_ptr + out_c, mask=co_ok, other=0.0)[None, :].to(tl.float32)
     tl.store(
-        y_ptr + offs_m[:, None] * c_out + g * COUT_G + co[None, :],
+        y_ptr + offs_m[:, None] * c_out + out_c[None, :],
         acc.to(y_ptr.dtype.element_ty),
         mask=in_range[:, None] & co_ok[None, :],
     )
@@ -88,7 +98,7 @@ def grouped_conv_rows_kernel(
     height, width, c_in, c_out, n_col_blocks, n_row_blocks,
     GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
     ROWS: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_K: tl.constexpr,
-    BLOCK_CO: tl.constexpr, HAS_BIAS: tl.constexpr,
+    BLOCK_CO: tl.constexpr, HAS_BIAS: tl.constexpr, BRANCHES: tl.constexpr,
 ):  # fmt: skip
     """One program: ``ROWS`` output rows of ``BLOCK_W`` columns of one group.
 
@@ -142,13 +152,14 @@ def grouped_conv_rows_kernel(
                 if (r >= 3) & (r < K + 3):
                     w = tl.load(w_row + (r - 3) * w_step, mask=w_ok, other=0.0)
                     acc3 += tl.dot(a, w)
+    out_c = _out_channels(co, g, GROUPS, COUT_G, BRANCHES)
     if HAS_BIAS:
-        bias = tl.load(b_ptr + g * COUT_G + co, mask=co_ok, other=0.0)[None, :].to(tl.float32)
+        bias = tl.load(b_ptr + out_c, mask=co_ok, other=0.0)[None, :].to(tl.float32)
         acc0 += bias
         acc1 += bias
         acc2 += bias
         acc3 += bias
-    col = ow[:, None] * c_out + g * COUT_G + co[None, :]
+    col = ow[:, None] * c_out + out_c[None, :]
     out_ty = y_ptr.dtype.element_ty
     row_stride = width * c_out
     first = (n * height + oh0) * row_stride

@@ -19,6 +19,7 @@ Both fall back to plain eager PyTorch on the CPU, so tests and CPU runs take the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -33,7 +34,7 @@ from glonet_regions.model.blocks import (
     GroupConv2d,
     Inception,
 )
-from glonet_regions.model.fast_conv import ConvStrategy, grouped_conv
+from glonet_regions.model.fast_conv import ConvStrategy, combined_branches, grouped_conv
 from glonet_regions.model.fast_kernels import (
     FUSED,
     AfnoArgs,
@@ -178,19 +179,37 @@ class FastInception(Inception):
 
     def _branches(self, x: Tensor) -> Tensor:
         fn = _fn(self.fused_impl, "gn_lrelu")
+        branches = [b for b in self.lls if isinstance(b, GroupConv2d)]
+        convs = [b.conv for b in branches]
+        assert len(branches) == len(self.lls) and all(isinstance(c, nn.Conv2d) for c in convs)
+        maps = self._combined(convs, x)
         out: Tensor | None = None
-        for branch in self.lls:
-            assert isinstance(branch, GroupConv2d)
+        for i, branch in enumerate(branches):
             norm = branch.norm
-            conv = branch.conv
-            assert isinstance(conv, nn.Conv2d)
+            conv = convs[i]
+            y = maps[i] if maps is not None else grouped_conv(
+                conv, x, self.conv_strategy, with_bias=False
+            )  # fmt: skip
             out = fn(  # type: ignore[operator]
-                grouped_conv(conv, x, self.conv_strategy, with_bias=False), norm.weight,
-                norm.bias, norm.num_groups, norm.eps, branch.activate.negative_slope, out,
-                conv.bias,
+                y, norm.weight, norm.bias, norm.num_groups, norm.eps,
+                branch.activate.negative_slope, out, conv.bias,
             )  # fmt: skip
         assert out is not None
         return out
+
+    def _combined(self, convs: list[nn.Conv2d], x: Tensor) -> list[Tensor] | None:
+        """The branches' convolutions as one Triton kernel (opt-in: environment variable
+        ``GLONET_REGIONS_INCEPTION_COMBINED=1``; see
+        :func:`~glonet_regions.model.fast_conv.combined_branches`), as channel slices."""
+        if os.environ.get("GLONET_REGIONS_INCEPTION_COMBINED") != "1":
+            return None
+        if self.conv_strategy != "auto" or len(convs) < 2:
+            return None
+        y = combined_branches(self, convs, x)
+        if y is None:
+            return None
+        width = y.shape[1] // len(convs)
+        return [y[:, i * width : (i + 1) * width] for i in range(len(convs))]
 
 
 class FastAFNO(AdativeFourierNeuralOperator):

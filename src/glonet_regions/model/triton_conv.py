@@ -27,12 +27,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CONFIGS", "available", "grouped_conv_nhwc", "packed_weight", "supports"]
+__all__ = [
+    "CONFIGS", "available", "branch_packed_weight", "grouped_conv_nhwc", "packed_weight",
+    "supports",
+]  # fmt: skip
 
 CONFIGS: tuple[tuple[int, int, int, int], ...] = ((64, 32, 4, 1), (128, 32, 4, 1), (64, 64, 4, 1))
 """``(block_m, block_k, num_warps, rows)`` that ``"auto"`` times: for every Inception shape of
@@ -85,6 +90,27 @@ def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
     return per.permute(0, 3, 4, 2, 1).to(dtype).contiguous()
 
 
+def branch_packed_weight(weights: Sequence[Tensor], groups: int, dtype: torch.dtype) -> Tensor:
+    """The weights of parallel branches (same input, same groups, odd kernels of any size) as
+    one packed weight for :func:`grouped_conv_nhwc` with ``branches=len(weights)``.
+
+    Each ``(C_out_b, C_in/g, k, k)`` weight is zero-padded to the largest kernel (centred, so
+    "same" padding stays right) and packed; each group's output columns are the branches' in
+    order: ``(g, k_max, k_max, C_in/g, n_branches * C_out_b/g)``.
+    """
+    k_max = max(int(w.shape[-1]) for w in weights)
+    packed = []
+    for w in weights:
+        if w.shape[0] != weights[0].shape[0] or w.shape[1] != weights[0].shape[1]:
+            raise ValueError(
+                f"branch weights must share (C_out, C_in/g), got {tuple(w.shape)} and "
+                f"{tuple(weights[0].shape)}"
+            )
+        p = (k_max - int(w.shape[-1])) // 2
+        packed.append(packed_weight(F.pad(w, (p, p, p, p)), groups, dtype))
+    return torch.cat(packed, dim=-1).contiguous()
+
+
 def grouped_conv_nhwc(
     x: Tensor,
     weight: Tensor,
@@ -96,6 +122,7 @@ def grouped_conv_nhwc(
     num_warps: int = 4,
     num_stages: int = 3,
     rows: int = 1,
+    branches: int = 1,
 ) -> Tensor:
     """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
 
@@ -111,6 +138,9 @@ def grouped_conv_nhwc(
         rows: Output rows per program (1, 2, 3 or 4). Above 1, a program covers ``rows``
             rows of ``block_m`` columns and gathers each input row once for all of them
             (not yet measured on a GPU, so ``"auto"`` does not use it).
+        branches: Each group's ``C_out/g`` output columns hold this many branches side by side
+            (:func:`branch_packed_weight`); the output is then branch-major: branch ``b`` is
+            the channel slice ``[b * C_out / branches, (b + 1) * C_out / branches)``.
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -128,6 +158,10 @@ def grouped_conv_nhwc(
         (n, c_out, height, width), device=x.device, dtype=x.dtype,
         memory_format=torch.channels_last,
     )  # fmt: skip
+    if branches < 1 or cout_g % branches:
+        raise ValueError(
+            f"{cout_g} output channels per group do not split into {branches} branches"
+        )
     if rows not in (1, 2, 3, 4):
         raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
     if rows > 1:
@@ -138,7 +172,8 @@ def grouped_conv_nhwc(
             height, width, c_in, c_out, n_cols, n_rows,
             GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, ROWS=rows, BLOCK_W=block_m,
             BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
-            HAS_BIAS=bias is not None, num_warps=num_warps, num_stages=num_stages,
+            HAS_BIAS=bias is not None, BRANCHES=branches,
+            num_warps=num_warps, num_stages=num_stages,
         )  # fmt: skip
         return y
     n_pixels = n * height * width
@@ -148,6 +183,7 @@ def grouped_conv_nhwc(
         n_pixels, height, width, c_in, c_out,
         GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
         BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
-        HAS_BIAS=bias is not None, num_warps=num_warps, num_stages=num_stages,
+        HAS_BIAS=bias is not None, BRANCHES=branches,
+        num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     return y
