@@ -324,3 +324,17 @@ def test_a_failing_triton_configuration_falls_back_to_cudnn(
     path = tmp_path / "choices.json"
     save_choices(path, {"k": rec})
     assert load_choices(path) == {"k": rec}  # infinity survives the file
+
+
+def test_combined_branches_only_where_faster_than_separate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glonet_regions.model import triton_conv
+
+    a, b = (64, 32, 4, 1), (64, 32, 4, 4)
+    monkeypatch.setattr(triton_conv, "CONFIGS", (a, b))
+    la, lb = fast_conv._triton_label(a), fast_conv._triton_label(b)
+    assert fast_conv._combined_choice({"separate": 2.0, la: 1.5, lb: 1.2, "choice": 0}) == 1
+    assert fast_conv._combined_choice({"separate": 1.0, la: 1.5, lb: 1.2, "choice": 1}) is None
+    inf = float("inf")
+    assert fast_conv._combined_choice({"separate": 9.0, la: inf, lb: inf, "choice": -1}) is None

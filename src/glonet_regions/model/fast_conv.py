@@ -315,9 +315,10 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     ``owner`` while the weights do not change). Returns the branches' outputs side by side,
     branch-major (branch ``b`` is the channel slice ``[b * C_out, (b + 1) * C_out)``), or
     ``None`` where the kernel cannot serve (gradients needed, no Triton, a convolution it does
-    not support, a CUDA graph being captured before the configuration was measured). On CUDA
-    the fastest of :data:`~glonet_regions.model.triton_conv.CONFIGS` is measured once per
-    shape and saved with the other choices.
+    not support, a CUDA graph being captured before the configuration was measured) or, on
+    CUDA, where it is slower than the branches run separately: the fastest of
+    :data:`~glonet_regions.model.triton_conv.CONFIGS` is measured against them once per shape
+    and saved with the other choices.
 
     One kernel reads the input once for all branches and fills 4x wider output tiles, at the
     cost of the zero taps (2.4x the arithmetic for kernels 3, 5, 7 and 11). Measured on an
@@ -341,7 +342,12 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
         owner, "_combined_cache", weights, dtype,
         lambda: triton_conv.branch_packed_weight(weights, first.groups, dtype),
     )  # fmt: skip
-    config = _combined_config(packed, x, first.groups, len(convs))
+
+    def separately() -> None:
+        for c in convs:
+            grouped_conv(c, x, "auto", with_bias=False)
+
+    config = _combined_config(packed, x, first.groups, len(convs), separately)
     if config is None:
         return None
     block_m, block_k, num_warps, rows = triton_conv.CONFIGS[config]
@@ -351,9 +357,12 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     )  # fmt: skip
 
 
-def _combined_config(packed: Tensor, x: Tensor, groups: int, branches: int) -> int | None:
-    """The fastest configuration for :func:`combined_branches` on this shape (CUDA: measured
-    once and saved; elsewhere the first)."""
+def _combined_config(
+    packed: Tensor, x: Tensor, groups: int, branches: int, separately: Callable[[], None]
+) -> int | None:
+    """The fastest configuration for :func:`combined_branches` on this shape, or ``None`` where
+    the branches run faster ``separately`` (each with its own ``"auto"`` choice). CUDA:
+    measured once and saved; elsewhere the first configuration."""
     if x.device.type != "cuda":
         return 0
     from glonet_regions.model import triton_conv
@@ -364,11 +373,13 @@ def _combined_config(packed: Tensor, x: Tensor, groups: int, branches: int) -> i
         branches, x.device.index,
     )  # fmt: skip
     rec = _CHOICES.get(key) or _saved(key, x.device.index)
-    if rec is None or not all(_triton_label(c) in rec for c in triton_conv.CONFIGS):
+    if rec is None or "separate" not in rec or not _has_triton(rec):
         if torch.cuda.is_current_stream_capturing():
             return None
         xd = x.detach().to(packed.dtype)
-        rec = {}
+        with torch.no_grad():
+            separately()  # each branch measures its own choice first
+            rec = {"separate": _median_ms(separately)}
         for config in triton_conv.CONFIGS:
             block_m, block_k, num_warps, rows = config
             kw = {"block_m": block_m, "block_k": block_k, "num_warps": num_warps, "rows": rows}
@@ -391,8 +402,18 @@ def _combined_config(packed: Tensor, x: Tensor, groups: int, branches: int) -> i
         rec["choice"] = _fastest(rec)
         _save(key, rec, x.device.index)
     _CHOICES[key] = rec
-    best = _fastest(rec)  # from the timings: the saved index may predate a changed CONFIGS
-    return best if best >= 0 else None
+    return _combined_choice(rec)
+
+
+def _combined_choice(rec: dict[str, float | int]) -> int | None:
+    """The fastest configuration in ``rec`` if it beats the branches run separately (from the
+    timings: a saved index may predate a changed ``CONFIGS``)."""
+    from glonet_regions.model import triton_conv
+
+    best = _fastest(rec)
+    if best < 0 or float(rec[_triton_label(triton_conv.CONFIGS[best])]) >= rec["separate"]:
+        return None
+    return best
 
 
 def _fastest(rec: dict[str, float | int]) -> int:
