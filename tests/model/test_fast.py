@@ -456,3 +456,30 @@ def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch)
     got_grad = fast_mod(x)  # gradients on: the per-branch path
     assert "_combined_cache" not in fast_mod.__dict__
     assert rel(got_grad, want) < 1e-5
+
+
+def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glonet_regions.model import fast_kernels
+
+    monkeypatch.delenv("GLONET_REGIONS_TUNE_FUSED", raising=False)
+    assert fast_kernels.tuned_functions() == frozenset()
+    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", " gn_lrelu, fourier_block ")
+    assert fast_kernels.tuned_functions() == {"gn_lrelu", "fourier_block"}
+    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "all")
+    assert fast_kernels.tuned_functions() == set(fast_kernels.FUSED)
+    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "gn_relu")
+    with pytest.raises(ValueError, match=r"unknown fused functions \['gn_relu'\]"):
+        fast_kernels.tuned_functions()
+    # compiled() hands the option to torch.compile for the named functions only.
+    seen: dict[str, object] = {}
+
+    def fake_compile(fn: Callable[..., Tensor], **kwargs: object) -> Callable[..., Tensor]:
+        seen[fn.__name__] = kwargs.get("options")
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    monkeypatch.setattr(fast_kernels, "_COMPILED", {})
+    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "gn_lrelu")
+    fast_kernels.compiled("gn_lrelu")
+    fast_kernels.compiled("mlp_residual")
+    assert seen == {"gn_lrelu": {"coordinate_descent_tuning": True}, "mlp_residual": None}
