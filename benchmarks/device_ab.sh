@@ -3,7 +3,7 @@
 # forecast section, eager baseline rerun each time) under several environment settings, one
 # after another in fresh processes sharing one Inductor cache (only the first compiles cold,
 # except settings that change the compiled code). Usage (repository root, wheels in .whl/):
-#   bash benchmarks/device_ab.sh [NAME:VAR=VALUE[,VAR=VALUE...] ...]
+#   bash benchmarks/device_ab.sh ['NAME:VAR=VALUE[+VAR=VALUE...]' ...]
 # Default: the product's defaults, the combined Inception branches, no Triton convolutions.
 . benchmarks/device_env.sh; export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/ind}
 if [ $# -eq 0 ]; then
@@ -13,7 +13,8 @@ skip=afno,inference_c40,training_c40,inference_c5,training_c5,profile_train,prof
 for setting in "$@"; do
     name=${setting%%:*}; vars=${setting#*:}; mkdir -p "$OUT/$name"
     SECONDS=0
-    env ${vars//,/ } python3 benchmarks/gpu.py --out "$OUT/$name" --budget-s 240 --skip $skip \
+    IFS=+ read -r -a assignments <<<"$vars"
+    env "${assignments[@]}" python3 benchmarks/gpu.py --out "$OUT/$name" --budget-s 240 --skip $skip \
         >"$OUT/$name/run.log" 2>&1
     echo "== $name ($vars) rc=$? ${SECONDS}s"
     grep -E "forecast (eager|capture|per group|fast)" "$OUT/$name/run.log" | sed 's/^/   /'

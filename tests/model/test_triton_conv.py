@@ -167,3 +167,16 @@ def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert float((got - ref).norm() / ref.norm()) < 1e-2
     (rec,) = [r for r in fast_conv.choices() if r.get("combined_branches")]
     assert int(rec["choice"]) >= 0  # a configuration ran and was saved
+
+
+def test_configurations_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GLONET_REGIONS_TRITON_CONFIGS", raising=False)
+    assert triton_conv.configs() == triton_conv.CONFIGS
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "64,32,4,4; 128,64,8,2")
+    assert triton_conv.configs() == ((64, 32, 4, 4), (128, 64, 8, 2))
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "64,32,4")
+    with pytest.raises(ValueError, match="expected 'block_m,block_k,num_warps,rows'"):
+        triton_conv.configs()
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "48,32,4,1")
+    with pytest.raises(ValueError, match="powers of two"):
+        triton_conv.configs()

@@ -11,9 +11,10 @@ of every power-of-two merge the first time it meets a shape and remembers the fa
 (``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends. ``"triton"`` runs
 the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.triton_conv`; inference
 only). Where no gradient is needed and Triton is installed, ``"auto"`` also times that kernel
-in each of :data:`~glonet_regions.model.triton_conv.CONFIGS` and uses it where it is the
-fastest (on an H200 it wins the 16 -> 32 and 8 -> 64 channel groups, e.g. ``dynamics``'
-11x11 64 -> 512 branch 2.55 -> 1.37 ms); ``GLONET_REGIONS_CONV_TRITON=0`` leaves it out.
+in each configuration of :func:`~glonet_regions.model.triton_conv.configs` and uses it where
+it is the fastest (on an H200 it wins the 16 -> 32 and 8 -> 64 channel groups, e.g.
+``dynamics``' 11x11 64 -> 512 branch 2.55 -> 1.37 ms); ``GLONET_REGIONS_CONV_TRITON=0``
+leaves it out.
 
 Every form computes the same sum: the merged weights hold exactly the grouped weights and
 zeros, so the results differ only by the order of the float32 accumulation.
@@ -214,7 +215,7 @@ def _triton_label(config: tuple[int, int, int, int]) -> str:
 
 def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
     """Add the Triton kernel's milliseconds to ``rec`` for each configuration of
-    :data:`~glonet_regions.model.triton_conv.CONFIGS` it lacks (keys from
+    :func:`~glonet_regions.model.triton_conv.configs` it lacks (keys from
     :func:`_triton_label`).
 
     A configuration that fails to compile or run (another Triton or card) is recorded as
@@ -225,7 +226,7 @@ def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> 
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)
     with torch.no_grad():
-        for i, config in enumerate(triton_conv.CONFIGS):
+        for i, config in enumerate(triton_conv.configs()):
             if _triton_label(config) in rec:
                 continue
             try:
@@ -317,7 +318,7 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     ``None`` where the kernel cannot serve (gradients needed, no Triton, a convolution it does
     not support, a CUDA graph being captured before the configuration was measured) or, on
     CUDA, where it is slower than the branches run separately: the fastest of
-    :data:`~glonet_regions.model.triton_conv.CONFIGS` is measured against them once per shape
+    :func:`~glonet_regions.model.triton_conv.configs` is measured against them once per shape
     and saved with the other choices.
 
     One kernel reads the input once for all branches and fills 4x wider output tiles, at the
@@ -350,7 +351,7 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     config = _combined_config(packed, x, first.groups, len(convs), separately)
     if config is None:
         return None
-    block_m, block_k, num_warps, rows = triton_conv.CONFIGS[config]
+    block_m, block_k, num_warps, rows = triton_conv.configs()[config]
     return triton_conv.grouped_conv_nhwc(
         x.to(dtype), packed, None, first.groups, block_m=block_m, block_k=block_k,
         num_warps=num_warps, rows=rows, branches=len(convs),
@@ -380,7 +381,7 @@ def _combined_config(
         with torch.no_grad():
             separately()  # each branch measures its own choice first
             rec = {"separate": _median_ms(separately)}
-        for config in triton_conv.CONFIGS:
+        for config in triton_conv.configs():
             block_m, block_k, num_warps, rows = config
             kw = {"block_m": block_m, "block_k": block_k, "num_warps": num_warps, "rows": rows}
             try:
@@ -411,7 +412,7 @@ def _combined_choice(rec: dict[str, float | int]) -> int | None:
     from glonet_regions.model import triton_conv
 
     best = _fastest(rec)
-    if best < 0 or float(rec[_triton_label(triton_conv.CONFIGS[best])]) >= rec["separate"]:
+    if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= rec["separate"]:
         return None
     return best
 
@@ -420,20 +421,20 @@ def _fastest(rec: dict[str, float | int]) -> int:
     """Index of the fastest configuration of ``CONFIGS`` timed in ``rec``; -1 if none ran."""
     from glonet_regions.model import triton_conv
 
-    times = [float(rec[_triton_label(c)]) for c in triton_conv.CONFIGS]
+    times = [float(rec[_triton_label(c)]) for c in triton_conv.configs()]
     best = min(range(len(times)), key=times.__getitem__)
     return best if math.isfinite(times[best]) else -1
 
 
 def _has_triton(rec: dict[str, float | int] | None) -> bool:
     """Whether ``rec`` holds a timing for every configuration of
-    :data:`~glonet_regions.model.triton_conv.CONFIGS` (records are keyed by configuration, so
+    :func:`~glonet_regions.model.triton_conv.configs` (records are keyed by configuration, so
     a changed list only measures what is new)."""
     if rec is None:
         return False
     from glonet_regions.model import triton_conv
 
-    return all(_triton_label(c) in rec for c in triton_conv.CONFIGS)
+    return all(_triton_label(c) in rec for c in triton_conv.configs())
 
 
 def _triton_choice(rec: dict[str, float | int]) -> int | None:
@@ -442,7 +443,7 @@ def _triton_choice(rec: dict[str, float | int]) -> int | None:
 
     cudnn = min(float(v) for k, v in rec.items() if k.startswith("groups="))
     best = _fastest(rec)
-    if best < 0 or float(rec[_triton_label(triton_conv.CONFIGS[best])]) >= cudnn:
+    if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= cudnn:
         return None
     return best
 
@@ -450,7 +451,7 @@ def _triton_choice(rec: dict[str, float | int]) -> int | None:
 def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
     """The convolution through :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc`.
 
-    ``config`` indexes :data:`~glonet_regions.model.triton_conv.CONFIGS`.
+    ``config`` indexes :func:`~glonet_regions.model.triton_conv.configs`.
     """
     from glonet_regions.model import triton_conv
 
@@ -469,7 +470,7 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
         lambda: triton_conv.packed_weight(w, conv.groups, dtype),
     )  # fmt: skip
     bias = conv.bias.to(dtype) if with_bias and conv.bias is not None else None
-    block_m, block_k, num_warps, rows = triton_conv.CONFIGS[config]
+    block_m, block_k, num_warps, rows = triton_conv.configs()[config]
     return triton_conv.grouped_conv_nhwc(
         x.to(dtype), packed, bias, conv.groups,
         block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows,

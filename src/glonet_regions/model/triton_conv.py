@@ -35,13 +35,39 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "CONFIGS", "available", "branch_packed_weight", "grouped_conv_nhwc", "packed_weight",
+    "CONFIGS", "available", "branch_packed_weight", "configs", "grouped_conv_nhwc", "packed_weight",
     "supports",
 ]  # fmt: skip
 
 CONFIGS: tuple[tuple[int, int, int, int], ...] = ((64, 32, 4, 1), (128, 32, 4, 1), (64, 64, 4, 1))
 """``(block_m, block_k, num_warps, rows)`` that ``"auto"`` times: for every Inception shape of
 GLONET one of these was within 10% of the best of six one-row configurations on an H200."""
+
+
+def configs() -> tuple[tuple[int, int, int, int], ...]:
+    """The configurations ``"auto"`` times: :data:`CONFIGS`, or those of the environment
+    variable ``GLONET_REGIONS_TRITON_CONFIGS`` (``block_m,block_k,num_warps,rows`` tuples
+    separated by ``;``), to try others without a code change."""
+    raw = os.environ.get("GLONET_REGIONS_TRITON_CONFIGS", "").strip()
+    if not raw:
+        return CONFIGS
+    out = []
+    for item in raw.split(";"):
+        try:
+            block_m, block_k, num_warps, rows = (int(v) for v in item.split(","))
+        except ValueError:
+            raise ValueError(
+                f"GLONET_REGIONS_TRITON_CONFIGS: expected 'block_m,block_k,num_warps,rows' "
+                f"tuples separated by ';', got {item!r}"
+            ) from None
+        pow2 = all(v >= 16 and v & (v - 1) == 0 for v in (block_m, block_k))
+        if not pow2 or num_warps not in (1, 2, 4, 8, 16) or rows not in (1, 2, 3, 4):
+            raise ValueError(
+                f"GLONET_REGIONS_TRITON_CONFIGS: {item!r} needs block_m and block_k powers of "
+                "two >= 16, num_warps in 1, 2, 4, 8, 16 and rows in 1-4"
+            )
+        out.append((block_m, block_k, num_warps, rows))
+    return tuple(out)
 
 
 def available(device: torch.device) -> bool:
