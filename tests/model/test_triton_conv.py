@@ -180,3 +180,60 @@ def test_configurations_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "48,32,4,1")
     with pytest.raises(ValueError, match="powers of two"):
         triton_conv.configs()
+
+
+_AOT_SCRIPT = """
+import json, sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from glonet_regions.model import _triton_kernels as kernels
+
+for kernel, consts in json.loads(sys.argv[1]):
+    fn = getattr(kernels, kernel)
+    constexprs = {"GROUPS": 8, "K": 11, "BLOCK_K": 32, "BLOCK_CO": 16, "HAS_BIAS": True,
+                  "BRANCHES": 1, **consts}
+    signature = {n: "constexpr" if n in constexprs else ("*bf16" if n.endswith("_ptr") else "i32")
+                 for n in fn.arg_names}
+    aligned = [n for n in ("x_ptr", "w_ptr", "b_ptr", "y_ptr", "c_in", "c_out") if n in signature]
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
+    src = ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
+    out = triton.compile(src, target=GPUTarget("cuda", 90, 32),
+                         options={"num_warps": 4, "num_stages": 3})
+    assert "wgmma" in out.asm["ptx"], (kernel, consts, "no warpgroup MMA")
+    assert out.asm["cubin"], (kernel, consts, "no machine code")
+    print("compiled", kernel, consts)
+"""
+
+
+def test_kernels_compile_for_hopper(tmp_path: Path) -> None:
+    """Ahead-of-time compilation of the kernels to sm_90 machine code with Triton's bundled
+    ptxas, in a process without the interpreter: catches what the interpreter accepts and the
+    compiler does not, without a GPU (Hopper's warpgroup MMA expected)."""
+    import json
+    import subprocess
+    import sys
+
+    import triton
+
+    if not (Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "ptxas").exists():
+        pytest.skip("this Triton build has no NVIDIA backend")
+    cases = [
+        # jump.mmb's 16 -> 32 groups; dynamics.dec.7's 8 -> 64; dynamics' four branches as one
+        # (branch-major store); the multi-row variant on dynamics' 8 -> 16 groups and combined.
+        ("grouped_conv_kernel", {"CIN_G": 16, "COUT_G": 32, "BLOCK_M": 64, "BLOCK_CO": 32}),
+        ("grouped_conv_kernel", {"CIN_G": 8, "COUT_G": 64, "BLOCK_M": 128, "BLOCK_CO": 64}),
+        ("grouped_conv_kernel",
+         {"CIN_G": 8, "COUT_G": 64, "BLOCK_M": 64, "BLOCK_CO": 64, "BRANCHES": 4}),
+        ("grouped_conv_rows_kernel", {"CIN_G": 8, "COUT_G": 16, "BLOCK_W": 64, "ROWS": 4}),
+        ("grouped_conv_rows_kernel",
+         {"CIN_G": 8, "COUT_G": 64, "BLOCK_W": 64, "BLOCK_CO": 64, "ROWS": 2, "BRANCHES": 4}),
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.update(TRITON_CACHE_DIR=str(tmp_path), TRITON_DEFAULT_FP_FUSION="1")
+    done = subprocess.run(
+        [sys.executable, "-c", _AOT_SCRIPT, json.dumps(cases)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("compiled") == len(cases)
