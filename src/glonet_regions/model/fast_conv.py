@@ -213,45 +213,56 @@ def _triton_label(config: tuple[int, int, int, int]) -> str:
     return f"triton=m{block_m}k{block_k}w{num_warps}r{rows}"
 
 
-def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
-    """Add the Triton kernel's milliseconds to ``rec`` for each configuration of
+def _time_configs(
+    rec: dict[str, float | int], run: Callable[[int], object], what: str, fallback: str
+) -> None:
+    """Add to ``rec`` the milliseconds of ``run(i)`` for each configuration ``i`` of
     :func:`~glonet_regions.model.triton_conv.configs` it lacks (keys from
-    :func:`_triton_label`).
+    :func:`_triton_label`), without gradients.
 
     A configuration that fails to compile or run (another Triton or card) is recorded as
-    infinitely slow, with a warning, so ``"auto"`` keeps to cuDNN for it.
+    infinitely slow, so it is never chosen, with the warning ``"Triton <what> (<error>);
+    <fallback>"``, ``what`` formatted with the configuration (``{config}``).
     """
     from glonet_regions.model import triton_conv
 
-    xd = x.detach()
-    probe = copy.deepcopy(conv).requires_grad_(False)
     with torch.no_grad():
         for i, config in enumerate(triton_conv.configs()):
             if _triton_label(config) in rec:
                 continue
             try:
-                ms = _median_ms(lambda i=i: _run_triton(probe, xd, True, i))  # type: ignore[misc]
-            except Exception as exc:  # any compiler or launch error: fall back to cuDNN
+                ms = _median_ms(lambda i=i: run(i))  # type: ignore[misc]
+            except Exception as exc:  # any compiler or launch error: not this configuration
                 warnings.warn(
-                    f"Triton grouped convolution {config} failed on input {tuple(x.shape)}, "
-                    f"weight {tuple(conv.weight.shape)} ({type(exc).__name__}: {exc}); "
-                    "using cuDNN for it",
+                    f"Triton {what.format(config=config)} ({type(exc).__name__}: {exc}); "
+                    f"{fallback}",
                     RuntimeWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 ms = math.inf
             rec[_triton_label(config)] = ms
+
+
+def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
+    """Add the Triton kernel's timings to ``rec`` (:func:`_time_configs`); a configuration
+    that fails leaves the shape to cuDNN."""
+    xd = x.detach()
+    probe = copy.deepcopy(conv).requires_grad_(False)
+    what = (
+        f"grouped convolution {{config}} failed on input {tuple(x.shape)}, "
+        f"weight {tuple(conv.weight.shape)}"
+    )
+    _time_configs(rec, lambda i: _run_triton(probe, xd, True, i), what, "using cuDNN for it")
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
     """Whether ``"auto"`` weighs the Triton kernel for this call (inference, CUDA, Triton)."""
     if os.environ.get("GLONET_REGIONS_CONV_TRITON", "1") == "0":
         return False
-    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
-        return False
     from glonet_regions.model import triton_conv
 
-    return triton_conv.available(x.device) and triton_conv.supports(conv, x) is None
+    # supports() first: it refuses calls that need gradients (every training call) cheaply.
+    return triton_conv.supports(conv, x) is None and triton_conv.available(x.device)
 
 
 def _key(conv: nn.Conv2d, x: Tensor) -> tuple[object, ...]:
@@ -280,16 +291,16 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
     rec = _CHOICES.get(key)
     if rec is None or (with_triton and not _has_triton(rec)):
         rec = _saved(key, x.device.index)
-        stale = rec is None or rec["choice"] not in merge_candidates(conv.groups)
-        if stale or (with_triton and not _has_triton(rec)):
+        if rec is not None and rec["choice"] not in merge_candidates(conv.groups):
+            rec = None  # a foreign record: measure afresh
+        if rec is None or (with_triton and not _has_triton(rec)):
             if torch.cuda.is_current_stream_capturing():  # no timing inside a graph capture
-                return (conv.groups if rec is None or stale else int(rec["choice"])), None
-            if rec is None or stale:
+                return (conv.groups if rec is None else int(rec["choice"])), None
+            if rec is None:
                 rec = _measure(conv, x)
             if with_triton:
                 _measure_triton(conv, x, rec)
             _save(key, rec, x.device.index)
-        assert rec is not None
         _CHOICES[key] = rec
     return int(rec["choice"]), (_triton_choice(rec) if with_triton else None)
 
@@ -381,25 +392,16 @@ def _combined_config(
         with torch.no_grad():
             separately()  # each branch measures its own choice first
             rec = {"separate": _median_ms(separately)}
-        for config in triton_conv.configs():
-            block_m, block_k, num_warps, rows = config
-            kw = {"block_m": block_m, "block_k": block_k, "num_warps": num_warps, "rows": rows}
-            try:
-                with torch.no_grad():
-                    ms = _median_ms(
-                        lambda kw=kw: triton_conv.grouped_conv_nhwc(  # type: ignore[misc]
-                            xd, packed, None, groups, branches=branches, **kw
-                        )
-                    )
-            except Exception as exc:  # any compiler or launch error: not this configuration
-                warnings.warn(
-                    f"Triton combined branches {config} failed on input {tuple(x.shape)} "
-                    f"({type(exc).__name__}: {exc})",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                ms = math.inf
-            rec[_triton_label(config)] = ms
+
+        def run(i: int) -> Tensor:
+            block_m, block_k, num_warps, rows = triton_conv.configs()[i]
+            return triton_conv.grouped_conv_nhwc(
+                xd, packed, None, groups, block_m=block_m, block_k=block_k,
+                num_warps=num_warps, rows=rows, branches=branches,
+            )  # fmt: skip
+
+        what = f"combined branches {{config}} failed on input {tuple(x.shape)}"
+        _time_configs(rec, run, what, "running the branches separately")
         rec["choice"] = _fastest(rec)
         _save(key, rec, x.device.index)
     _CHOICES[key] = rec
@@ -512,21 +514,13 @@ def grouped_conv(
 
 def choices() -> list[dict[str, object]]:
     """What ``"auto"`` measured and chose so far in this process (for benchmarks and logs)."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for key, rec in _CHOICES.items():
-        if key[0] == "branches":  # combined_branches: input, dtype, layout, packed weight, ...
-            _tag, shape, dtype, channels_last, weight, groups, *_rest = key
-            rows.append(
-                {
-                    "combined_branches": True, "input": shape, "weight": weight,
-                    "groups": groups, "dtype": str(dtype), "channels_last": channels_last,
-                    **rec,
-                }
-            )  # fmt: skip
-            continue
-        shape, dtype, channels_last, weight, groups, *_rest, _dev = key
+        combined = key[0] == "branches"  # combined_branches: a tag, then the same fields
+        shape, dtype, channels_last, weight, groups = key[1:6] if combined else key[:5]
         rows.append(
             {
+                **({"combined_branches": True} if combined else {}),
                 "input": shape, "weight": weight, "groups": groups, "dtype": str(dtype),
                 "channels_last": channels_last, **rec,
             }

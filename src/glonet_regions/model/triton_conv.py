@@ -25,6 +25,7 @@ the products, bound the kernel. It is tested in the interpreter and swept by ``g
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -49,8 +50,11 @@ def configs() -> tuple[tuple[int, int, int, int], ...]:
     variable ``GLONET_REGIONS_TRITON_CONFIGS`` (``block_m,block_k,num_warps,rows`` tuples
     separated by ``;``), to try others without a code change."""
     raw = os.environ.get("GLONET_REGIONS_TRITON_CONFIGS", "").strip()
-    if not raw:
-        return CONFIGS
+    return _parse_configs(raw) if raw else CONFIGS
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_configs(raw: str) -> tuple[tuple[int, int, int, int], ...]:
     out = []
     for item in raw.split(";"):
         try:
@@ -72,9 +76,14 @@ def configs() -> tuple[tuple[int, int, int, int], ...]:
 
 def available(device: torch.device) -> bool:
     """Whether the kernel can run on ``device``: Triton importable, and CUDA or the interpreter."""
-    if importlib.util.find_spec("triton") is None:
+    if not _triton_installed():
         return False
     return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+@functools.lru_cache(maxsize=1)
+def _triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None  # a path search: once per process
 
 
 def supports(conv: nn.Conv2d, x: Tensor) -> str | None:
