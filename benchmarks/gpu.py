@@ -398,12 +398,13 @@ def forecast_section() -> dict[str, Any]:
     with torch.no_grad(), autocast():  # warm-up: one call per group
         for g, m in models.items():
             m(dev_in[g])
-    base: dict[str, Any] = {}
-    with peak_memory(base):
-        base["time_s"], base["times"] = timed(eager_all, reps=1, warmup=0)
-    sec["eager"] = base
-    log(f"forecast eager {base['time_s']:.2f}s")
-    free()
+    if ARGS.forecast_eager:
+        base: dict[str, Any] = {}
+        with peak_memory(base):
+            base["time_s"], base["times"] = timed(eager_all, reps=1, warmup=0)
+        sec["eager"] = base
+        log(f"forecast eager {base['time_s']:.2f}s")
+        free()
 
     runners = {}
     t = time.time()
@@ -730,7 +731,9 @@ def run_isolated(names: list[str]) -> None:
             sys.executable, __file__, "--no-isolate", "--out", str(work),
             "--budget-s", str(int(left())), "--profile-channels", str(ARGS.profile_channels),
             "--skip", ",".join(n for n in SECTIONS if n not in group),
-        ] + (["--eager-no-ckpt"] if ARGS.eager_no_ckpt else [])  # fmt: skip
+        ] + (["--eager-no-ckpt"] if ARGS.eager_no_ckpt else []) + (
+            [] if ARGS.forecast_eager else ["--no-forecast-eager"]
+        )  # fmt: skip
         log(f"process {k}: {', '.join(group)}")
         try:
             rc: int | str = subprocess.run(cmd, timeout=max(left(), 1.0), check=False).returncode
@@ -763,6 +766,13 @@ def main() -> int:
         "--eager-no-ckpt", action="store_true", help="also time eager training unchecked"
     )
     parser.add_argument("--skip", default="", help="comma list of sections to skip")
+    parser.add_argument(
+        "--forecast-eager",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the eager 10-day forecast as the baseline (default); --no-forecast-eager "
+        "leaves it out (A/B runs that compare settings with each other, benchmarks/device_ab.sh)",
+    )
     parser.add_argument(
         "--profile-channels", type=int, default=40, help="C of the profiled models (5 or 40)"
     )

@@ -17,6 +17,8 @@ from glonet_regions.model.blocks import AdativeFourierNeuralOperator, FourierNet
 from glonet_regions.model.fast import (
     FastAFNO,
     FastBasicConv2d,
+    FastFoTF,
+    FastGFBlock,
     FastInception,
     ForecastRunner,
     fuse_blocks,
@@ -27,11 +29,13 @@ from glonet_regions.model.fast import (
 from glonet_regions.model.fast_kernels import (
     SpectralLayout,
     afno_spectral,
+    bias_act,
     compiled,
     dft_matrices,
     fourier_block,
     gn_lrelu,
     mlp_residual,
+    patch_tokens,
 )
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import rollout
@@ -191,6 +195,8 @@ def test_fast_forward_matches_eager_on_cpu(tiny: Callable[..., Glonet], channels
     fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
     assert any(isinstance(m, FastBasicConv2d) for m in fast.modules())
     assert any(isinstance(m, FastInception) for m in fast.modules())
+    assert isinstance(fast, Glonet)
+    assert isinstance(fast.space, FastFoTF) and isinstance(fast.space.NO, FastGFBlock)
     x = torch.randn(1, 2, channels, 30, 45)
     with torch.no_grad():
         ref, out = model(x), fast(x)
@@ -270,6 +276,7 @@ def test_fast_training_gradients_match(tiny: Callable[..., Glonet]) -> None:
     model = tiny().train()
     fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=True)
     assert isinstance(fast, Glonet)
+    assert isinstance(fast.space, FastFoTF) and isinstance(fast.space.NO, FastGFBlock)
     assert fast.space.NO.use_checkpoint and fast.dynamics.use_checkpoint
     assert not fast.jump.mmb.use_checkpoint
     x = torch.randn(1, 2, 5, 32, 48)
@@ -438,7 +445,8 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
     reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
 )
 def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The opt-in one-kernel branches equal the per-branch path, in inference only."""
+    """The one-kernel branches equal the per-branch path, in inference only; the environment
+    variable turns them off."""
     torch.manual_seed(5)
     ref = Inception(12, 8, 16, (3, 5, 7), 4)
     fast_mod = copy.deepcopy(ref)
@@ -446,7 +454,7 @@ def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch)
     assert isinstance(fast_mod, FastInception)
     fast_mod.conv_strategy = "auto"
     x = torch.randn(2, 12, 9, 7)
-    monkeypatch.setenv("GLONET_REGIONS_INCEPTION_COMBINED", "1")
+    monkeypatch.delenv("GLONET_REGIONS_INCEPTION_COMBINED", raising=False)
     with torch.no_grad():
         want = ref(x)
         got = fast_mod(x)
@@ -456,6 +464,11 @@ def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch)
     got_grad = fast_mod(x)  # gradients on: the per-branch path
     assert "_combined_cache" not in fast_mod.__dict__
     assert rel(got_grad, want) < 1e-5
+    monkeypatch.setenv("GLONET_REGIONS_INCEPTION_COMBINED", "0")
+    with torch.no_grad():
+        got_off = fast_mod(x)
+    assert "_combined_cache" not in fast_mod.__dict__
+    assert rel(got_off, want) < 1e-5
 
 
 def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -483,3 +496,65 @@ def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPa
     fast_kernels.compiled("gn_lrelu")
     fast_kernels.compiled("mlp_residual")
     assert seen == {"gn_lrelu": {"coordinate_descent_tuning": True}, "mlp_residual": None}
+
+
+def test_bias_act_and_patch_tokens_match_the_modules() -> None:
+    torch.manual_seed(3)
+    conv = torch.nn.Conv2d(6, 5, 3, padding=1)
+    x, other = torch.randn(2, 6, 9, 7), torch.randn(2, 5, 9, 7)
+    y = torch.nn.functional.conv2d(x, conv.weight, None, padding=1)
+    torch.testing.assert_close(bias_act(y, conv.bias), conv(x), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        bias_act(y, conv.bias, other, "tanh"), torch.tanh(conv(x) + other), rtol=1e-6, atol=1e-6
+    )
+    out = bias_act(y.bfloat16(), conv.bias, other)  # promoted like ``bf16 + fp32`` in eager
+    assert out.dtype == torch.float32
+    with pytest.raises(ValueError, match="act must be"):
+        bias_act(y, conv.bias, act="relu")
+    pos = torch.randn(1, 63, 5)
+    ref = conv(x).flatten(2).transpose(1, 2) + pos
+    torch.testing.assert_close(patch_tokens(y, conv.bias, pos), ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_pointwise_projection_is_the_1x1_convolution(second: bool) -> None:
+    from glonet_regions.model.fast import _pointwise
+
+    torch.manual_seed(4)
+    conv = torch.nn.Conv2d(10, 6, 1)
+    x = torch.randn(2, 4, 5, 7).contiguous(memory_format=torch.channels_last)
+    skip = torch.randn(2, 6, 5, 7).contiguous(memory_format=torch.channels_last)
+    cat = torch.cat([x, skip], 1) if second else torch.cat([x, torch.zeros_like(skip)], 1)
+    ref = conv(cat)
+    w = conv.weight
+    out = _pointwise(x, w[:, :4], conv.bias, *((skip, w[:, 4:]) if second else ()))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_space_branch_folds_the_local_branch(tiny: Callable[..., Glonet]) -> None:
+    """FoTF's conv1x1(NN(.)) as one convolution: same output, and the folded weights follow
+    an in-place update of either layer (no stale cache)."""
+    model = tiny()
+    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
+    assert isinstance(fast, Glonet) and isinstance(fast.space, FastFoTF)
+    x = torch.randn(1, 2, 5, 32, 48)
+    with torch.no_grad():
+        assert rel(fast.space(x), model.space(x)) < 1e-5
+        for m in (model, fast):
+            m.space.conv1x1.weight.mul_(1.5)
+            m.space.NN.upconv.bias.add_(0.1)
+        assert rel(fast.space(x), model.space(x)) < 1e-5
+
+
+def test_fast_glue_can_be_turned_off(
+    tiny: Callable[..., Glonet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GLONET_REGIONS_FAST_GLUE", "0")
+    model = tiny()
+    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
+    assert isinstance(fast, Glonet)
+    assert type(fast.space) is not FastFoTF and type(fast.space.NO) is not FastGFBlock
+    x = torch.randn(1, 2, 5, 32, 48)
+    with torch.no_grad():
+        assert rel(fast(x), model(x)) < 1e-5

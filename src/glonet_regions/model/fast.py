@@ -30,9 +30,13 @@ from torch import Tensor, nn
 from glonet_regions.model.blocks import (
     AdativeFourierNeuralOperator,
     BasicConv2d,
+    FoTF,
     FourierNetBlock,
+    GFBlock,
     GroupConv2d,
     Inception,
+    LocalCNNBranch,
+    maybe_checkpoint,
 )
 from glonet_regions.model.fast_conv import ConvStrategy, combined_branches, grouped_conv
 from glonet_regions.model.fast_kernels import (
@@ -117,6 +121,50 @@ def _nhwc(x: Tensor) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
+def _glue_enabled() -> bool:
+    """Whether the convolutions between the fused blocks run in their fused forms
+    (:func:`_pointwise`, :class:`FastFoTF`, :class:`FastGFBlock`); the environment variable
+    ``GLONET_REGIONS_FAST_GLUE=0`` turns them off (for A/B measurements)."""
+    return os.environ.get("GLONET_REGIONS_FAST_GLUE", "1") != "0"
+
+
+def _pointwise(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    x2: Tensor | None = None,
+    weight2: Tensor | None = None,
+) -> Tensor:
+    """``conv2d(x, weight, bias) [+ conv2d(x2, weight2)]`` for 1x1 weights and channels-last
+    inputs, as matrix products over the pixels (channels innermost).
+
+    cuBLAS adds the bias in the product's epilogue (PyTorch's convolution adds it afterwards
+    with a strided broadcast pass over the output) and the second product accumulates into
+    the first's output in place, so the map is written once. The result is channels-last.
+    """
+    y = F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias)  # (n, h, w, c_out)
+    if x2 is not None:
+        assert weight2 is not None
+        flat = y.view(-1, y.shape[-1])
+        flat.addmm_(x2.permute(0, 2, 3, 1).reshape(flat.shape[0], -1).to(y.dtype),
+                    weight2.flatten(1).t().to(y.dtype))  # fmt: skip
+    return y.permute(0, 3, 1, 2)
+
+
+def _conv_t(conv: nn.ConvTranspose2d, x: Tensor) -> Tensor:
+    """``conv(x)`` without its bias."""
+    return F.conv_transpose2d(
+        x, conv.weight, None, conv.stride, conv.padding,  # type: ignore[arg-type]
+        conv.output_padding, conv.groups, conv.dilation,
+    )  # fmt: skip
+
+
+def _conv(conv: nn.Conv2d, x: Tensor, weight: Tensor | None = None) -> Tensor:
+    """``conv(x)`` without its bias (optionally with another ``weight`` of the same shape)."""
+    w = conv.weight if weight is None else weight
+    return F.conv2d(x, w, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
 def _conv_without_bias(conv: nn.Module, x: Tensor) -> Tensor:
     """A ``Conv2d`` or ``ConvTranspose2d`` without its bias (folded into the norm instead)."""
     if isinstance(conv, nn.ConvTranspose2d):
@@ -162,20 +210,29 @@ class FastInception(Inception):
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the 1x1 projection and accumulate the fused branches."""
-        return self._branches(self.conv1(_nhwc(x)))
+        conv = self.conv1
+        x = _nhwc(x)
+        if not _glue_enabled() or x.dim() != 4:
+            return self._branches(conv(x))
+        return self._branches(_pointwise(x, conv.weight, conv.bias))
 
     def forward_concat(self, x: Tensor, skip: Tensor) -> Tensor:
         """``forward(cat([x, skip], dim=1))`` without the concatenation.
 
         The 1x1 projection of the concatenation is the sum of two projections with the two
         halves of its weight: two reads of the inputs instead of a read, a strided
-        interleaving write and a read of the concatenated map.
+        interleaving write and a read of the concatenated map. As matrix products over
+        channels-last pixels, the bias is added in the first product's epilogue and the second
+        accumulates into the first's output.
         """
         conv = self.conv1
         w = conv.weight
         cx = x.shape[1]
-        y = F.conv2d(_nhwc(x), w[:, :cx], conv.bias)
-        return self._branches(y + F.conv2d(_nhwc(skip), w[:, cx:]))
+        x, skip = _nhwc(x), _nhwc(skip)
+        if not _glue_enabled() or x.dim() != 4:
+            y = F.conv2d(x, w[:, :cx], conv.bias)
+            return self._branches(y + F.conv2d(skip, w[:, cx:]))
+        return self._branches(_pointwise(x, w[:, :cx], conv.bias, skip, w[:, cx:]))
 
     def _branches(self, x: Tensor) -> Tensor:
         fn = _fn(self.fused_impl, "gn_lrelu")
@@ -198,10 +255,11 @@ class FastInception(Inception):
         return out
 
     def _combined(self, convs: list[nn.Conv2d], x: Tensor) -> list[Tensor] | None:
-        """The branches' convolutions as one Triton kernel (opt-in: environment variable
-        ``GLONET_REGIONS_INCEPTION_COMBINED=1``; see
-        :func:`~glonet_regions.model.fast_conv.combined_branches`), as channel slices."""
-        if os.environ.get("GLONET_REGIONS_INCEPTION_COMBINED") != "1":
+        """The branches' convolutions as one Triton kernel where it was measured faster than
+        the branches run separately (see
+        :func:`~glonet_regions.model.fast_conv.combined_branches`), as channel slices.
+        ``GLONET_REGIONS_INCEPTION_COMBINED=0`` turns it off."""
+        if os.environ.get("GLONET_REGIONS_INCEPTION_COMBINED", "1") == "0":
             return None
         if self.conv_strategy != "auto" or len(convs) < 2:
             return None
@@ -291,11 +349,99 @@ class FastFourierNetBlock(FourierNetBlock):
         return out
 
 
+class FastGFBlock(GFBlock):
+    """:class:`GFBlock` with its convolutions' biases added in fused passes.
+
+    The patch embedding runs without its bias, which joins the position embedding in one pass
+    that also lays out the tokens (:func:`~glonet_regions.model.fast_kernels.patch_tokens`);
+    each transposed convolution of ``lproj`` runs without its bias, added together with the
+    following tanh (:func:`~glonet_regions.model.fast_kernels.bias_act`).
+    """
+
+    fused_impl: FusedImpl = "eager"
+
+    def forward(self, x: Tensor, pos: Tensor | None = None) -> Tensor:
+        """Same as :meth:`GFBlock.forward` up to rounding."""
+        n, _, height, width = x.shape
+        h, w = height // self.patch_size, width // self.patch_size
+        if pos is None:
+            pos = self.position_embedding((h, w))
+        proj = self.patch_embed.projection
+        tokens = _fn(self.fused_impl, "patch_tokens")
+        z: Tensor = tokens(_conv(proj, x), proj.bias, pos)  # type: ignore[operator]
+        for blk in self.blks:
+            z = maybe_checkpoint(blk, z, h, w, enabled=self.use_checkpoint)
+        z = self.norm(z)
+        z = z.transpose(1, 2).reshape(n, -1, h, w)
+        fn = _fn(self.fused_impl, "bias_act")
+        t1, _, t2, _, t3 = self.lproj
+        assert isinstance(t1, nn.ConvTranspose2d) and isinstance(t2, nn.ConvTranspose2d)
+        assert isinstance(t3, nn.ConvTranspose2d)
+        z = fn(_conv_t(t1, z), t1.bias, None, "tanh")  # type: ignore[operator]
+        z = fn(_conv_t(t2, z), t2.bias, None, "tanh")  # type: ignore[operator]
+        out: Tensor = fn(_conv_t(t3, z), t3.bias)  # type: ignore[operator]
+        return out
+
+
+class FastFoTF(FoTF):
+    """:class:`FoTF` with the local branch folded into the 1x1 convolution that reads it.
+
+    The local branch ``NN`` is a 1x1 transposed convolution and is only ever read through the
+    1x1 ``conv1x1`` (and once by the final sum), so ``conv1x1(NN(u))`` is one 1x1 convolution
+    of ``u`` with the product of the two weights (and the folded biases): at full resolution
+    that removes six of the seven ``NN`` convolutions. Every convolution runs without its bias;
+    the biases join the sums in one pass each
+    (:func:`~glonet_regions.model.fast_kernels.bias_act`), where PyTorch would add each bias in
+    its own strided pass over the map.
+    """
+
+    fused_impl: FusedImpl = "eager"
+
+    def local_weights(self) -> tuple[Tensor, Tensor, Tensor]:
+        """``NN``'s weight as a ``conv2d`` weight, and the weight and bias of
+        ``conv1x1(NN(.))`` (float32; cached while no gradient is recorded)."""
+        nn_conv, c1 = self.NN.upconv, self.conv1x1
+        nn_bias, c1_bias = nn_conv.bias, c1.bias
+        assert nn_bias is not None and c1_bias is not None
+        params = (nn_conv.weight, nn_bias, c1.weight, c1_bias)
+
+        def build() -> tuple[Tensor, Tensor, Tensor]:
+            with torch.autocast(device_type=nn_conv.weight.device.type, enabled=False):
+                w_nn = nn_conv.weight.float().transpose(0, 1)  # (out, in, 1, 1)
+                w_c = c1.weight.float().flatten(1)
+                w = (w_c @ w_nn.flatten(1)).reshape_as(c1.weight)
+                b = w_c @ nn_bias.float() + c1_bias.float()
+            return w_nn, w, b
+
+        return derived_weights(self, "_local_cache", params, None, build)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Same as :meth:`FoTF.forward` up to rounding."""
+        b, t, c, h, w = x.shape
+        frames = x.reshape(b * t, c, h, w)
+        no = self.NO
+        pos = no.position_embedding((h // no.patch_size, w // no.patch_size))
+        w_nn, w_loc, b_loc = self.local_weights()
+        fn = _fn(self.fused_impl, "bias_act")
+        assert self.up.bias is not None and self.down.bias is not None
+        up_bias, down_bias = self.up.bias + b_loc, self.down.bias + b_loc
+        g, prev = no(frames, pos), frames
+        for _ in range(self.num_interactions):
+            u: Tensor = fn(_conv_t(self.up, g), up_bias, _conv(self.conv1x1, prev, w_loc))  # type: ignore[operator]
+            g, prev = no(u, pos), u
+            d: Tensor = fn(_conv(self.down, g), down_bias, _conv(self.conv1x1, prev, w_loc))  # type: ignore[operator]
+            g, prev = no(d, pos), d
+        out: Tensor = fn(_conv(self.conv1x1, prev, w_nn), self.NN.upconv.bias, g)  # type: ignore[operator]
+        return out.reshape(b, t, c, h, w)
+
+
 _SWAPS: dict[type[nn.Module], type[nn.Module]] = {
     BasicConv2d: FastBasicConv2d,
     Inception: FastInception,
     AdativeFourierNeuralOperator: FastAFNO,
     FourierNetBlock: FastFourierNetBlock,
+    GFBlock: FastGFBlock,
+    FoTF: FastFoTF,
 }
 
 
@@ -318,7 +464,37 @@ def _swappable(module: nn.Module) -> bool:
     if isinstance(module, Inception):  # reads conv1's and the branches' weights directly
         convs = [module.conv1] + [getattr(b, "conv", None) for b in module.lls]
         return all(type(c) is nn.Conv2d for c in convs)
+    if isinstance(module, GFBlock):
+        lp = module.lproj
+        return (
+            _glue_enabled()
+            and type(module.patch_embed.projection) is nn.Conv2d
+            and isinstance(module.patch_embed.norm, nn.Identity)
+            and isinstance(module.final_dropout, nn.Identity)
+            and _no_dropout(module.pos_drop)
+            and [type(m) for m in lp] == [nn.ConvTranspose2d, nn.Tanh] * 2 + [nn.ConvTranspose2d]
+            and all(getattr(m, "bias", 0) is not None for m in lp)
+            and module.patch_embed.projection.bias is not None
+        )
+    if isinstance(module, FoTF):
+        local, c1 = module.NN.upconv, module.conv1x1
+        return (
+            _glue_enabled()
+            and type(module.NN) is LocalCNNBranch
+            and type(local) is nn.ConvTranspose2d
+            and type(module.up) is nn.ConvTranspose2d
+            and type(module.down) is nn.Conv2d
+            and type(c1) is nn.Conv2d
+            and all(m.bias is not None for m in (local, c1, module.up, module.down))
+            and local.kernel_size == (1, 1) and local.stride == (1, 1) and local.padding == (0, 0)
+            and local.groups == 1 and c1.kernel_size == (1, 1) and c1.groups == 1
+            and c1.stride == (1, 1) and c1.padding == (0, 0)
+        )  # fmt: skip
     return True
+
+
+def _no_dropout(module: nn.Module) -> bool:
+    return isinstance(module, nn.Identity) or (isinstance(module, nn.Dropout) and module.p == 0.0)
 
 
 def fuse_blocks(model: nn.Module, impl: FusedImpl) -> int:
