@@ -61,6 +61,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from glonet_regions.model import fast_conv
 from glonet_regions.model.fast import (
     ForecastRunner,
     forecast_groups,
@@ -417,6 +418,9 @@ def forecast_section() -> dict[str, Any]:
             r.capture(dev_in[g])
         sec["capture_s"] = time.time() - t
         log(f"forecast capture {sec['capture_s']:.1f}s")
+        # What "auto" measured and chose per convolution shape (the next round's evidence).
+        sec["conv_choices"] = json.loads(json.dumps(fast_conv.choices(), default=str))
+        log(f"forecast conv choices: {len(sec['conv_choices'])} shapes measured")
         fast_seq["time_s"], fast_seq["times"] = timed(
             lambda: forecast_groups(runners, dev_in, concurrent=False), reps=1, warmup=0
         )

@@ -558,3 +558,51 @@ def test_fast_glue_can_be_turned_off(
     x = torch.randn(1, 2, 5, 32, 48)
     with torch.no_grad():
         assert rel(fast(x), model(x)) < 1e-5
+
+
+@inductor_warning
+def test_compiled_bias_functions_match_eager_with_gradients() -> None:
+    """``bias_act`` and ``patch_tokens`` as Inductor graphs (CPU backend here; CUDA in the
+    product): same values and gradients as their eager form, bf16 inputs included."""
+    torch.manual_seed(6)
+    y = torch.randn(2, 5, 6, 4, requires_grad=True)
+    other = torch.randn(2, 5, 6, 4, requires_grad=True)
+    bias = torch.randn(5, requires_grad=True)
+    pos = torch.randn(1, 24, 5, requires_grad=True)
+    for fn, args in (
+        ("bias_act", (y, bias, other, "tanh")),
+        ("bias_act", (y.bfloat16(), bias)),
+        ("patch_tokens", (y, bias, pos)),
+    ):
+        ref = {"bias_act": bias_act, "patch_tokens": patch_tokens}[fn](*args)
+        out = compiled(fn)(*args)
+        assert out.dtype == ref.dtype
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+        leaves = [y] + [a for a in (bias, other, pos) if any(a is b for b in args)]
+        g_ref = torch.autograd.grad(ref.float().square().sum(), leaves, allow_unused=True)
+        g_out = torch.autograd.grad(out.float().square().sum(), leaves, allow_unused=True)
+        for a, b in zip(g_out, g_ref, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_pointwise_projection_under_autocast_with_gradients() -> None:
+    """The in-place accumulation of the second product works under bf16 autocast with
+    autograd (training path): gradients within bf16 bounds of the float32 convolution's."""
+    from glonet_regions.model.fast import _pointwise
+
+    torch.manual_seed(7)
+    conv = torch.nn.Conv2d(12, 8, 1)
+    x = torch.randn(2, 4, 5, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
+    skip = torch.randn(2, 8, 5, 6).contiguous(memory_format=torch.channels_last).requires_grad_()
+    ref = conv(torch.cat([x, skip], 1))
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, skip, conv.weight, conv.bias])
+    w = conv.weight
+    with torch.autocast("cpu", torch.bfloat16):
+        out = _pointwise(x, w[:, :4], conv.bias, skip, w[:, 4:])
+    assert out.dtype == torch.bfloat16
+    assert rel(out, ref) < 2e-2
+    g = torch.autograd.grad(out.float().square().sum(), [x, skip, conv.weight, conv.bias])
+    for a, b in zip(g, g_ref, strict=True):
+        assert rel(a, b) < 3e-2

@@ -176,7 +176,8 @@ def grouped_conv_nhwc(
         num_warps, num_stages: Triton launch parameters.
         rows: Output rows per program (1, 2, 3 or 4). Above 1, a program covers ``rows``
             rows of ``block_m`` columns and gathers each input row once for all of them
-            (not yet measured on a GPU, so ``"auto"`` does not use it).
+            (two of :data:`CONFIGS` are multi-row; ``"auto"`` picks them where they
+            measure fastest).
         branches: Each group's ``C_out/g`` output columns hold this many branches side by side
             (:func:`branch_packed_weight`); the output is then branch-major: branch ``b`` is
             the channel slice ``[b * C_out / branches, (b + 1) * C_out / branches)``.
