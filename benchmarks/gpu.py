@@ -376,6 +376,21 @@ def training_section(c: int, peak_tflops: float, fwd_flops: float) -> dict[str, 
     return sec
 
 
+def compile_seconds() -> dict[str, float]:
+    """Seconds Dynamo and Inductor spent compiling in this process (their own timers)."""
+    try:
+        from torch._dynamo import utils as dynamo_utils
+
+        names, values = dynamo_utils.compile_times(repr="csv", aggregate=True)
+        times = {str(n): float(str(v)) for n, v in zip(names, values, strict=True)}
+    except Exception as exc:  # a private API: the benchmark goes on without it
+        log(f"compile times unavailable: {exc!r}")
+        return {}
+    keep = {"_compile.compile_inner": "dynamo_inductor_compile",
+            "OutputGraph.call_user_compiler": "inductor_compile"}  # fmt: skip
+    return {label: times[name] for name, label in keep.items() if name in times}
+
+
 def forecast_section() -> dict[str, Any]:
     sec: dict[str, Any] = {}
     torch.manual_seed(7)
@@ -418,9 +433,14 @@ def forecast_section() -> dict[str, Any]:
             r.capture(dev_in[g])
         sec["capture_s"] = time.time() - t
         log(f"forecast capture {sec['capture_s']:.1f}s")
-        # What "auto" measured and chose per convolution shape (the next round's evidence).
+        # What "auto" measured and chose per convolution shape, and where the first capture's
+        # time went (the next round's evidence).
         sec["conv_choices"] = json.loads(json.dumps(fast_conv.choices(), default=str))
-        log(f"forecast conv choices: {len(sec['conv_choices'])} shapes measured")
+        sec["capture_split_s"] = {**fast_conv.measurement_seconds(), **compile_seconds()}
+        log(
+            f"forecast conv choices: {len(sec['conv_choices'])} shapes measured; capture split "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in sec["capture_split_s"].items())
+        )
         fast_seq["time_s"], fast_seq["times"] = timed(
             lambda: forecast_groups(runners, dev_in, concurrent=False), reps=1, warmup=0
         )

@@ -308,7 +308,7 @@ def test_a_failing_triton_configuration_falls_back_to_cudnn(
 
     configs = ((64, 32, 4, 1), (64, 32, 4, 4))
     monkeypatch.setattr(triton_conv, "CONFIGS", configs)
-    monkeypatch.setattr(fast_conv, "_median_ms", lambda fn: (fn(), 0.5)[1])
+    monkeypatch.setattr(fast_conv, "_median_ms", lambda fn, **_: (fn(), 0.5)[1])
 
     def run_triton(_conv: object, _x: object, _bias: bool, config: int) -> None:
         if config == 1:
@@ -317,8 +317,12 @@ def test_a_failing_triton_configuration_falls_back_to_cudnn(
     monkeypatch.setattr(fast_conv, "_run_triton", run_triton)
     conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=8)
     rec: dict[str, float | int] = {"groups=8": 1.0, "groups=1": 0.8, "choice": 1}
+    before = fast_conv.measurement_seconds()
     with pytest.warns(RuntimeWarning, match=r"\(64, 32, 4, 4\) failed.*PassManager.*cuDNN"):
         fast_conv._measure_triton(conv, torch.randn(1, 16, 5, 5), rec)
+    after = fast_conv.measurement_seconds()  # the working configuration's calls are counted
+    assert after["triton_first_calls"] > before["triton_first_calls"]
+    assert after["triton_timing"] > before["triton_timing"]
     assert rec[fast_conv._triton_label(configs[1])] == float("inf")
     assert fast_conv._triton_choice(rec) == 0  # the working configuration, faster than cuDNN
     path = tmp_path / "choices.json"

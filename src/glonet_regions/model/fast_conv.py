@@ -31,6 +31,7 @@ import math
 import os
 import re
 import statistics
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "combined_branches",
     "grouped_conv",
     "load_choices",
+    "measurement_seconds",
     "merge_candidates",
     "save_choices",
 ]
@@ -58,6 +60,15 @@ ConvStrategy = Literal["auto", "grouped", "dense", "triton"]
 
 _CHOICES: dict[tuple[object, ...], dict[str, float | int]] = {}
 _DISK: dict[str, dict[str, float | int]] | None = None  # the choices file, once read
+_SPENT: dict[str, float] = {"cudnn_merges": 0.0, "triton_first_calls": 0.0, "triton_timing": 0.0}
+
+
+def measurement_seconds() -> dict[str, float]:
+    """Wall-clock seconds this process spent measuring (what a first run pays before the
+    choices are saved): ``cudnn_merges`` (every merge of each shape, cuDNN's own autotuning
+    included), ``triton_first_calls`` (the first call of each Triton configuration: its JIT
+    compilation) and ``triton_timing`` (the timed calls)."""
+    return dict(_SPENT)
 
 
 def choices_file(device: int | None = None) -> Path:
@@ -192,6 +203,7 @@ def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
     Returns the milliseconds per group count (keys ``"groups=<n>"``) and the fastest count
     (key ``"choice"``).
     """
+    start = time.perf_counter()
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)  # same weights, same memory layout
     out: dict[str, float | int] = {}
@@ -202,6 +214,7 @@ def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
             out[f"groups={run_groups}"] = ms
             if best is None or ms < best[0]:
                 best = (ms, run_groups)
+    _SPENT["cudnn_merges"] += time.perf_counter() - start
     assert best is not None
     out["choice"] = best[1]
     return out
@@ -231,7 +244,14 @@ def _time_configs(
             if _triton_label(config) in rec:
                 continue
             try:
-                ms = _median_ms(lambda i=i: run(i))  # type: ignore[misc]
+                start = time.perf_counter()
+                run(i)  # the first call compiles
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
+                mid = time.perf_counter()
+                ms = _median_ms(lambda i=i: run(i), warmup=1)  # type: ignore[misc]
+                _SPENT["triton_first_calls"] += mid - start
+                _SPENT["triton_timing"] += time.perf_counter() - mid
             except Exception as exc:  # any compiler or launch error: not this configuration
                 warnings.warn(
                     f"Triton {what.format(config=config)} ({type(exc).__name__}: {exc}); "
