@@ -237,3 +237,80 @@ def test_kernels_compile_for_hopper(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("compiled") == len(cases)
+
+
+class _FakeKernel:
+    """Records launches (``kernel[grid](...)``) and warm-ups (``kernel.warmup(...)``)."""
+
+    def __init__(self, log: list[tuple[str, tuple[object, ...], dict[str, object]]]) -> None:
+        self.log = log
+
+    def __getitem__(self, grid: tuple[int, ...]) -> object:
+        def launch(*args: object, **kw: object) -> None:
+            self.log.append(("launch", (grid, *args), kw))
+
+        return launch
+
+    def warmup(self, *args: object, grid: tuple[int, ...], **kw: object) -> None:
+        from triton.runtime import _async_compile
+
+        assert _async_compile.active_mode.get() is not None  # inside AsyncCompileMode
+        if kw.get("BLOCK_K") == 64:
+            raise RuntimeError("PassManager::run failed")
+        self.log.append(("warmup", (grid, *args), kw))
+
+
+def test_precompile_warms_up_exactly_what_the_launch_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``precompile`` hands Triton's warm-up the launch's own arguments (same specialisation,
+    so the timed calls find the kernels compiled), one per configuration, under Triton's
+    asynchronous compilation; an error there makes it step aside (returns False)."""
+    pytest.importorskip("triton.runtime._async_compile")
+    log: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    class Kernels:
+        grouped_conv_kernel = _FakeKernel(log)
+        grouped_conv_rows_kernel = _FakeKernel(log)
+
+    monkeypatch.setattr(triton_conv, "_kernels", lambda: Kernels)
+    x = torch.randn(1, 16, 6, 5).contiguous(memory_format=torch.channels_last)
+    weight = triton_conv.packed_weight(torch.randn(32, 2, 3, 3), 8, torch.float32)
+    bias = torch.randn(32)
+    configs = [(64, 32, 4, 1), (64, 32, 4, 4)]
+    assert not triton_conv.precompile(x, weight, bias, 8, configs)  # CPU: nothing to compile
+    monkeypatch.setattr(triton_conv, "_can_precompile", lambda _x: True)
+    assert triton_conv.precompile(x, weight, bias, 8, configs, threads=2)
+    warmed = [(args[0], args[5:], kw) for what, args, kw in log if what == "warmup"]
+    assert len(warmed) == 2 and not [e for e in log if e[0] == "launch"]
+    for (block_m, block_k, num_warps, rows), (grid, ints, kw) in zip(configs, warmed, strict=True):
+        log.clear()
+        triton_conv.grouped_conv_nhwc(
+            x, weight, bias, 8, block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows
+        )
+        ((_, launched, launch_kw),) = log
+        assert (launched[0], launched[5:], launch_kw) == (grid, ints, kw)
+    assert not triton_conv.precompile(x, weight, bias, 8, [(64, 64, 4, 1)])  # compile error
+
+
+def test_time_configs_precompiles_the_missing_configurations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from glonet_regions.model import fast_conv
+
+    configs = ((64, 32, 4, 1), (64, 32, 4, 4), (128, 32, 8, 2))
+    monkeypatch.setattr(triton_conv, "CONFIGS", configs)
+    monkeypatch.setattr(fast_conv, "_median_ms", lambda fn, **_: (fn(), 0.5)[1])
+    asked: list[list[tuple[int, int, int, int]]] = []
+    rec: dict[str, float | int] = {fast_conv._triton_label(configs[0]): 1.0}
+    monkeypatch.delenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", raising=False)
+    fast_conv._time_configs(dict(rec), lambda i: None, "x {config}", "y", asked.append)
+    assert asked == []  # off by default
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "4")
+    assert fast_conv.compile_threads() == 4
+    fast_conv._time_configs(rec, lambda i: None, "x {config}", "y", asked.append)
+    assert asked == [list(configs[1:])]
+    assert rec[fast_conv._triton_label(configs[2])] == 0.5
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "many")
+    with pytest.raises(ValueError, match="GLONET_REGIONS_TRITON_COMPILE_THREADS"):
+        fast_conv.compile_threads()

@@ -49,6 +49,7 @@ __all__ = [
     "choices",
     "choices_file",
     "combined_branches",
+    "compile_threads",
     "grouped_conv",
     "load_choices",
     "measurement_seconds",
@@ -67,7 +68,8 @@ def measurement_seconds() -> dict[str, float]:
     """Wall-clock seconds this process spent measuring (what a first run pays before the
     choices are saved): ``cudnn_merges`` (every merge of each shape, cuDNN's own autotuning
     included), ``triton_first_calls`` (the first call of each Triton configuration: its JIT
-    compilation) and ``triton_timing`` (the timed calls)."""
+    compilation, unless compiled before), ``triton_timing`` (the timed calls) and, with
+    :func:`compile_threads` above 0, ``triton_precompile`` (the parallel compilations)."""
     return dict(_SPENT)
 
 
@@ -227,11 +229,17 @@ def _triton_label(config: tuple[int, int, int, int]) -> str:
 
 
 def _time_configs(
-    rec: dict[str, float | int], run: Callable[[int], object], what: str, fallback: str
+    rec: dict[str, float | int],
+    run: Callable[[int], object],
+    what: str,
+    fallback: str,
+    precompile: Callable[[list[tuple[int, int, int, int]]], object] | None = None,
 ) -> None:
     """Add to ``rec`` the milliseconds of ``run(i)`` for each configuration ``i`` of
     :func:`~glonet_regions.model.triton_conv.configs` it lacks (keys from
-    :func:`_triton_label`), without gradients.
+    :func:`_triton_label`), without gradients. With ``GLONET_REGIONS_TRITON_COMPILE_THREADS``
+    above 0, ``precompile`` first gets the missing configurations (compiled in parallel,
+    :func:`~glonet_regions.model.triton_conv.precompile`).
 
     A configuration that fails to compile or run (another Triton or card) is recorded as
     infinitely slow, so it is never chosen, with the warning ``"Triton <what> (<error>);
@@ -239,7 +247,14 @@ def _time_configs(
     """
     from glonet_regions.model import triton_conv
 
+    missing = [c for c in triton_conv.configs() if _triton_label(c) not in rec]
     with torch.no_grad():
+        if precompile is not None and missing and compile_threads() > 0:
+            start = time.perf_counter()
+            precompile(missing)
+            _SPENT["triton_precompile"] = _SPENT.get("triton_precompile", 0.0) + (
+                time.perf_counter() - start
+            )
         for i, config in enumerate(triton_conv.configs()):
             if _triton_label(config) in rec:
                 continue
@@ -266,13 +281,40 @@ def _time_configs(
 def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
     """Add the Triton kernel's timings to ``rec`` (:func:`_time_configs`); a configuration
     that fails leaves the shape to cuDNN."""
+    from glonet_regions.model import triton_conv
+
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)
     what = (
         f"grouped convolution {{config}} failed on input {tuple(x.shape)}, "
         f"weight {tuple(conv.weight.shape)}"
     )
-    _time_configs(rec, lambda i: _run_triton(probe, xd, True, i), what, "using cuDNN for it")
+
+    def precompile(missing: list[tuple[int, int, int, int]]) -> bool:
+        xt, packed, bias = _triton_args(probe, xd, True)
+        return triton_conv.precompile(
+            xt, packed, bias, probe.groups, missing, threads=compile_threads()
+        )
+
+    _time_configs(
+        rec, lambda i: _run_triton(probe, xd, True, i), what, "using cuDNN for it", precompile
+    )
+
+
+def compile_threads() -> int:
+    """Threads that compile the Triton configurations of a shape in parallel before they are
+    timed: the environment variable ``GLONET_REGIONS_TRITON_COMPILE_THREADS`` (default 0: each
+    configuration compiles on its first call, one after another)."""
+    raw = os.environ.get("GLONET_REGIONS_TRITON_COMPILE_THREADS", "0").strip() or "0"
+    try:
+        threads = int(raw)
+    except ValueError:
+        threads = -1
+    if threads < 0:
+        raise ValueError(
+            f"GLONET_REGIONS_TRITON_COMPILE_THREADS must be a whole number >= 0, got {raw!r}"
+        )
+    return threads
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
@@ -422,7 +464,13 @@ def _combined_config(
             )  # fmt: skip
 
         what = f"combined branches {{config}} failed on input {tuple(x.shape)}"
-        _time_configs(rec, run, what, "running the branches separately")
+
+        def precompile(missing: list[tuple[int, int, int, int]]) -> bool:
+            return triton_conv.precompile(
+                xd, packed, None, groups, missing, branches=branches, threads=compile_threads()
+            )
+
+        _time_configs(rec, run, what, "running the branches separately", precompile)
         rec["choice"] = _fastest(rec)
         _save(key, rec, x.device.index)
     _CHOICES[key] = rec
@@ -486,6 +534,21 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
     reason = triton_conv.supports(conv, x)
     if reason is not None:
         raise ValueError(f"grouped_conv(strategy='triton') {reason}")
+    xt, packed, bias = _triton_args(conv, x, with_bias)
+    block_m, block_k, num_warps, rows = triton_conv.configs()[config]
+    return triton_conv.grouped_conv_nhwc(
+        xt, packed, bias, conv.groups,
+        block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows,
+    )  # fmt: skip
+
+
+def _triton_args(
+    conv: nn.Conv2d, x: Tensor, with_bias: bool
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The input, packed weight (cached on ``conv``) and bias of the Triton kernel, in the
+    compute dtype."""
+    from glonet_regions.model import triton_conv
+
     dtype = _compute_dtype(x)
     w = conv.weight
     packed = derived_weights(
@@ -493,11 +556,7 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
         lambda: triton_conv.packed_weight(w, conv.groups, dtype),
     )  # fmt: skip
     bias = conv.bias.to(dtype) if with_bias and conv.bias is not None else None
-    block_m, block_k, num_warps, rows = triton_conv.configs()[config]
-    return triton_conv.grouped_conv_nhwc(
-        x.to(dtype), packed, bias, conv.groups,
-        block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows,
-    )  # fmt: skip
+    return x.to(dtype), packed, bias
 
 
 def grouped_conv(

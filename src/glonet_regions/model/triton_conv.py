@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "CONFIGS", "available", "branch_packed_weight", "configs", "grouped_conv_nhwc", "packed_weight",
+    "precompile",
     "supports",
 ]  # fmt: skip
 
@@ -204,26 +205,113 @@ def grouped_conv_nhwc(
         )
     if rows not in (1, 2, 3, 4):
         raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
+    _launch(x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches)
+    return y
+
+
+def _launch(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    y: Tensor,
+    block_m: int,
+    block_k: int,
+    num_warps: int,
+    num_stages: int,
+    rows: int,
+    branches: int,
+    *,
+    warmup: bool = False,
+) -> None:
+    """Launch the kernel for checked arguments (see :func:`grouped_conv_nhwc`), or with
+    ``warmup`` only compile it for exactly these arguments (Triton's ``warmup``: the same
+    specialisation as the launch, nothing runs)."""
+    groups, k, _, cin_g, cout_g = weight.shape
+    n, c_in, height, width = x.shape
+    c_out = y.shape[1]
+    consts: dict[str, Any] = dict(
+        GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_K=block_k,
+        BLOCK_CO=max(16, _pow2(cout_g)), HAS_BIAS=bias is not None, BRANCHES=branches,
+        num_warps=num_warps, num_stages=num_stages,
+    )  # fmt: skip
+    b = bias if bias is not None else y
     if rows > 1:
         n_cols = (width + block_m - 1) // block_m
         n_rows = (height + rows - 1) // rows
-        _kernels().grouped_conv_rows_kernel[(n * n_rows * n_cols * groups,)](
-            x, weight, bias if bias is not None else y, y,
-            height, width, c_in, c_out, n_cols, n_rows,
-            GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, ROWS=rows, BLOCK_W=block_m,
-            BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
-            HAS_BIAS=bias is not None, BRANCHES=branches,
-            num_warps=num_warps, num_stages=num_stages,
-        )  # fmt: skip
-        return y
-    n_pixels = n * height * width
-    grid = (((n_pixels + block_m - 1) // block_m) * groups,)
-    _kernels().grouped_conv_kernel[grid](
-        x, weight, bias if bias is not None else y, y,
-        n_pixels, height, width, c_in, c_out,
-        GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_M=block_m,
-        BLOCK_K=block_k, BLOCK_CO=max(16, _pow2(cout_g)),
-        HAS_BIAS=bias is not None, BRANCHES=branches,
-        num_warps=num_warps, num_stages=num_stages,
+        kernel = _kernels().grouped_conv_rows_kernel
+        grid: tuple[int, ...] = (n * n_rows * n_cols * groups,)
+        args: tuple[Any, ...] = (x, weight, b, y, height, width, c_in, c_out, n_cols, n_rows)
+        consts.update(ROWS=rows, BLOCK_W=block_m)
+    else:
+        n_pixels = n * height * width
+        kernel = _kernels().grouped_conv_kernel
+        grid = (((n_pixels + block_m - 1) // block_m) * groups,)
+        args = (x, weight, b, y, n_pixels, height, width, c_in, c_out)
+        consts.update(BLOCK_M=block_m)
+    if warmup:
+        kernel.warmup(*args, grid=grid, **consts)
+    else:
+        kernel[grid](*args, **consts)
+
+
+def precompile(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    groups: int,
+    configs: Sequence[tuple[int, int, int, int]],
+    *,
+    branches: int = 1,
+    threads: int = 8,
+    num_stages: int = 3,
+) -> bool:
+    """Compile the kernel of each configuration for these arguments in parallel, so the first
+    calls that follow (:func:`grouped_conv_nhwc` with the same arguments) find them compiled.
+
+    Uses Triton's asynchronous compilation (``AsyncCompileMode``, Triton 3.4 and later):
+    every ``warmup`` submits its compilation to a pool of ``threads`` threads and all finish
+    when the block ends. A configuration that fails to compile is left to the first call (which
+    reports it). Returns ``False`` where it does nothing: Triton's interpreter, a non-CUDA
+    input, a Triton without asynchronous compilation, or any error on the way (the kernels
+    then compile one after another on first use, as without this call).
+    """
+    if not _can_precompile(x):
+        return False
+    try:
+        from triton.runtime._async_compile import AsyncCompileMode
+    except ImportError:  # pragma: no cover - Triton before 3.4
+        return False
+    from concurrent.futures import ThreadPoolExecutor
+
+    g, k, k2, cin_g, cout_g = weight.shape
+    n, c_in, height, width = x.shape
+    if g != groups or k != k2 or c_in != groups * cin_g:
+        raise ValueError(
+            f"packed weight {tuple(weight.shape)} does not fit {groups} groups of input "
+            f"{tuple(x.shape)}"
+        )
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.empty(
+        (n, groups * cout_g, height, width), device=x.device, dtype=x.dtype,
+        memory_format=torch.channels_last,
     )  # fmt: skip
-    return y
+    try:
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            try:
+                mode = AsyncCompileMode(pool, ignore_errors=True)
+            except TypeError:  # pragma: no cover - a Triton without ignore_errors
+                mode = AsyncCompileMode(pool)
+            with mode:
+                for block_m, block_k, num_warps, rows in configs:
+                    _launch(
+                        x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows,
+                        branches, warmup=True,
+                    )  # fmt: skip
+    except Exception:  # the lazy path compiles (and reports) what failed here
+        return False
+    return True
+
+
+def _can_precompile(x: Tensor) -> bool:
+    """Asynchronous compilation needs compiled kernels: a CUDA input, not the interpreter."""
+    return x.device.type == "cuda" and os.environ.get("TRITON_INTERPRET") != "1"
