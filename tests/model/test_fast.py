@@ -35,6 +35,7 @@ from glonet_regions.model.fast_kernels import (
     fourier_block,
     gn_lrelu,
     mlp_residual,
+    patch_embed_gemm,
     patch_tokens,
 )
 from glonet_regions.model.network import Glonet
@@ -606,3 +607,28 @@ def test_pointwise_projection_under_autocast_with_gradients() -> None:
     g = torch.autograd.grad(out.float().square().sum(), [x, skip, conv.weight, conv.bias])
     for a, b in zip(g, g_ref, strict=True):
         assert rel(a, b) < 3e-2
+
+
+@inductor_warning
+def test_patch_embedding_as_one_gemm(
+    tiny: Callable[..., Glonet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opt-in GEMM patch embedding equals the strided convolution's, eager and compiled
+    (values and gradients), and the fast network with it equals the eager network."""
+    torch.manual_seed(8)
+    conv = torch.nn.Conv2d(3, 7, 4, stride=4)
+    x = torch.randn(2, 3, 8, 12, requires_grad=True)
+    pos = torch.randn(1, 6, 7)
+    ref = conv(x).flatten(2).transpose(1, 2) + pos
+    (g_ref,) = torch.autograd.grad(ref.square().sum(), [x])
+    for fn in (patch_embed_gemm, compiled("patch_embed_gemm")):
+        out = fn(x, conv.weight, conv.bias, pos)
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+        (g,) = torch.autograd.grad(out.square().sum(), [x])
+        torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-4)
+    monkeypatch.setenv("GLONET_REGIONS_PATCH_GEMM", "1")
+    model = tiny()
+    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
+    x5 = torch.randn(1, 2, 5, 32, 48)
+    with torch.no_grad():
+        assert rel(fast(x5), model(x5)) < 1e-5

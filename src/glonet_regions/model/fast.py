@@ -128,6 +128,13 @@ def _glue_enabled() -> bool:
     return os.environ.get("GLONET_REGIONS_FAST_GLUE", "1") != "0"
 
 
+def _patch_gemm() -> bool:
+    """Whether :class:`FastGFBlock` embeds patches with one GEMM
+    (:func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`) instead of cuDNN's strided
+    convolution: opt-in (``GLONET_REGIONS_PATCH_GEMM=1``) until measured on a GPU."""
+    return os.environ.get("GLONET_REGIONS_PATCH_GEMM") == "1"
+
+
 def _pointwise(
     x: Tensor,
     weight: Tensor,
@@ -353,7 +360,9 @@ class FastGFBlock(GFBlock):
     """:class:`GFBlock` with its convolutions' biases added in fused passes.
 
     The patch embedding runs without its bias, which joins the position embedding in one pass
-    that also lays out the tokens (:func:`~glonet_regions.model.fast_kernels.patch_tokens`);
+    that also lays out the tokens (:func:`~glonet_regions.model.fast_kernels.patch_tokens`; with
+    ``GLONET_REGIONS_PATCH_GEMM=1`` the embedding is one GEMM over the patches,
+    :func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`);
     each transposed convolution of ``lproj`` runs without its bias, added together with the
     following tanh (:func:`~glonet_regions.model.fast_kernels.bias_act`).
     """
@@ -367,8 +376,12 @@ class FastGFBlock(GFBlock):
         if pos is None:
             pos = self.position_embedding((h, w))
         proj = self.patch_embed.projection
-        tokens = _fn(self.fused_impl, "patch_tokens")
-        z: Tensor = tokens(_conv(proj, x), proj.bias, pos)  # type: ignore[operator]
+        if _patch_gemm() and height % self.patch_size == 0 and width % self.patch_size == 0:
+            embed = _fn(self.fused_impl, "patch_embed_gemm")
+            z: Tensor = embed(x, proj.weight, proj.bias, pos)  # type: ignore[operator]
+        else:
+            tokens = _fn(self.fused_impl, "patch_tokens")
+            z = tokens(_conv(proj, x), proj.bias, pos)  # type: ignore[operator]
         for blk in self.blks:
             z = maybe_checkpoint(blk, z, h, w, enabled=self.use_checkpoint)
         z = self.norm(z)

@@ -36,6 +36,7 @@ __all__ = [
     "fourier_block",
     "gn_lrelu",
     "mlp_residual",
+    "patch_embed_gemm",
     "patch_tokens",
 ]
 
@@ -393,12 +394,32 @@ def patch_tokens(y: Tensor, bias: Tensor, pos: Tensor) -> Tensor:
     return (tokens.float() + bias.float() + pos.float()).to(dtype)
 
 
+def patch_embed_gemm(x: Tensor, weight: Tensor, bias: Tensor, pos: Tensor) -> Tensor:
+    """The patch embedding (a ``p x p`` convolution of stride ``p``, ``weight`` ``(D, C, p, p)``)
+    of ``x`` ``(N, C, H, W)`` as one matrix product over the patches, plus the bias and the
+    position embedding ``(1, H/p * W/p, D)``: tokens ``(N, H/p * W/p, D)``.
+
+    The patches are laid out by one copy (compiled: fused with the autocast cast) and
+    multiplied in one GEMM ``[N h w, C p p] x [C p p, D]``; cuDNN runs this convolution as a
+    "folded" layout transform and an implicit GEMM (0.77 ms per call on an H200 for the
+    ``space`` branch, 7 calls per forward). Same values as ``patch_tokens(conv(x), ...)``.
+    """
+    n, c, height, width = x.shape
+    d, _, p, _ = weight.shape
+    h, w = height // p, width // p
+    patches = x.reshape(n, c, h, p, w, p).permute(0, 2, 4, 1, 3, 5).reshape(n * h * w, c * p * p)
+    tokens = F.linear(patches, weight.reshape(d, c * p * p)).reshape(n, h * w, d)
+    dtype = torch.promote_types(tokens.dtype, pos.dtype)
+    return (tokens.float() + bias.float() + pos.float()).to(dtype)
+
+
 FUSED: dict[str, Callable[..., Tensor]] = {
     "gn_lrelu": gn_lrelu,
     "mlp_residual": mlp_residual,
     "fourier_block": fourier_block,
     "bias_act": bias_act,
     "patch_tokens": patch_tokens,
+    "patch_embed_gemm": patch_embed_gemm,
 }
 """The fused functions by name, in their eager (reference) form; :func:`compiled` compiles them."""
 
