@@ -186,19 +186,8 @@ def grouped_conv_nhwc(
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
     """
-    g, k, k2, cin_g, cout_g = weight.shape
-    n, c_in, height, width = x.shape
-    if g != groups or k != k2 or c_in != groups * cin_g:
-        raise ValueError(
-            f"packed weight {tuple(weight.shape)} does not fit {groups} groups of input "
-            f"{tuple(x.shape)}"
-        )
-    x = x.contiguous(memory_format=torch.channels_last)
-    c_out = groups * cout_g
-    y = torch.empty(
-        (n, c_out, height, width), device=x.device, dtype=x.dtype,
-        memory_format=torch.channels_last,
-    )  # fmt: skip
+    x, y = _input_and_output(x, weight, groups)
+    cout_g = weight.shape[-1]
     if branches < 1 or cout_g % branches:
         raise ValueError(
             f"{cout_g} output channels per group do not split into {branches} branches"
@@ -207,6 +196,24 @@ def grouped_conv_nhwc(
         raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
     _launch(x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches)
     return y
+
+
+def _input_and_output(x: Tensor, weight: Tensor, groups: int) -> tuple[Tensor, Tensor]:
+    """``x`` channels-last and an empty channels-last output, after checking that the packed
+    ``weight`` fits ``groups`` groups of ``x``."""
+    g, k, k2, cin_g, cout_g = weight.shape
+    n, c_in, height, width = x.shape
+    if g != groups or k != k2 or c_in != groups * cin_g:
+        raise ValueError(
+            f"packed weight {tuple(weight.shape)} does not fit {groups} groups of input "
+            f"{tuple(x.shape)}"
+        )
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.empty(
+        (n, groups * cout_g, height, width), device=x.device, dtype=x.dtype,
+        memory_format=torch.channels_last,
+    )  # fmt: skip
+    return x, y
 
 
 def _launch(
@@ -283,18 +290,7 @@ def precompile(
         return False
     from concurrent.futures import ThreadPoolExecutor
 
-    g, k, k2, cin_g, cout_g = weight.shape
-    n, c_in, height, width = x.shape
-    if g != groups or k != k2 or c_in != groups * cin_g:
-        raise ValueError(
-            f"packed weight {tuple(weight.shape)} does not fit {groups} groups of input "
-            f"{tuple(x.shape)}"
-        )
-    x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.empty(
-        (n, groups * cout_g, height, width), device=x.device, dtype=x.dtype,
-        memory_format=torch.channels_last,
-    )  # fmt: skip
+    x, y = _input_and_output(x, weight, groups)
     try:
         with ThreadPoolExecutor(max(1, threads)) as pool:
             try:
