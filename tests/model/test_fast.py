@@ -632,3 +632,65 @@ def test_patch_embedding_as_one_gemm(
     x5 = torch.randn(1, 2, 5, 32, 48)
     with torch.no_grad():
         assert rel(fast(x5), model(x5)) < 1e-5
+
+
+@inductor_warning
+def test_combined_partial_statistics_and_gn_from_them() -> None:
+    """``combine_partials`` (Chan's combination) gives the mean and variance of the whole, with
+    no cancellation for a mean far from zero; ``gn_lrelu`` with partials equals it without,
+    eager and compiled."""
+    from glonet_regions.model.fast_kernels import combine_partials
+
+    torch.manual_seed(9)
+    x = torch.randn(2, 6, 10, 7) * 0.01 + 300.0
+    tiles = x.flatten(2).split([13, 30, 27], dim=2)  # uneven tiles of each image's pixels
+    sums = torch.stack([t.sum(2) for t in tiles], 1)
+    m2 = torch.stack([(t - t.mean(2, keepdim=True)).square().sum(2) for t in tiles], 1)
+    counts = torch.tensor([[13.0, 30.0, 27.0]] * 2)
+    mean, var = combine_partials(sums, m2, counts)
+    ref_var, ref_mean = torch.var_mean(x.double(), dim=(2, 3), correction=0)
+    torch.testing.assert_close(mean.double(), ref_mean, rtol=1e-6, atol=0)
+    torch.testing.assert_close(var.double(), ref_var, rtol=1e-3, atol=1e-9)
+    x = torch.randn(2, 6, 10, 7) + 3.0  # the GroupNorm at an ordinary scale
+    tiles = x.flatten(2).split([13, 30, 27], dim=2)
+    sums = torch.stack([t.sum(2) for t in tiles], 1)
+    m2 = torch.stack([(t - t.mean(2, keepdim=True)).square().sum(2) for t in tiles], 1)
+    w, b, acc, cb = torch.randn(6), torch.randn(6), torch.randn_like(x), torch.randn(6)
+    ref = gn_lrelu(x, w, b, 3, 1e-5, 0.2, acc, cb)
+    for fn in (gn_lrelu, compiled("gn_lrelu")):
+        out = fn(x, w, b, 3, 1e-5, 0.2, acc, cb, (sums, m2, counts))
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1" or importlib.util.find_spec("triton") is None,
+    reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
+)
+def test_fast_inception_gn_statistics_from_the_convolution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``GLONET_REGIONS_GN_FROM_CONV=1`` the combined kernel's epilogue statistics feed
+    the GroupNorms (in inference): same output as the eager Inception."""
+    from glonet_regions.model import triton_conv
+
+    torch.manual_seed(10)
+    ref = Inception(12, 8, 16, (3, 5, 7), 4)
+    fast_mod = copy.deepcopy(ref)
+    fast_mod.__class__ = FastInception
+    assert isinstance(fast_mod, FastInception)
+    fast_mod.conv_strategy = "auto"
+    calls: list[int] = []
+    real = triton_conv.grouped_conv_nhwc_stats
+
+    def counted(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(triton_conv, "grouped_conv_nhwc_stats", counted)
+    monkeypatch.setenv("GLONET_REGIONS_GN_FROM_CONV", "1")
+    x = torch.randn(1, 12, 9, 7)
+    with torch.no_grad():
+        want = ref(x)
+        got = fast_mod(x)
+    assert calls == [1]  # one combined kernel with statistics for the three branches
+    assert rel(got, want) < 1e-5

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,13 @@ from glonet_regions.model.blocks import (
     LocalCNNBranch,
     maybe_checkpoint,
 )
-from glonet_regions.model.fast_conv import ConvStrategy, combined_branches, grouped_conv
+from glonet_regions.model.fast_conv import (
+    ConvStrategy,
+    combined_branches,
+    combined_branches_stats,
+    grouped_conv,
+    grouped_conv_stats,
+)
 from glonet_regions.model.fast_kernels import (
     FUSED,
     AfnoArgs,
@@ -51,6 +57,9 @@ from glonet_regions.model.fast_kernels import (
 )
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
+
+if TYPE_CHECKING:
+    from glonet_regions.model.triton_conv import Partials
 
 __all__ = [
     "CHECKPOINT_BRANCHES",
@@ -126,6 +135,13 @@ def _glue_enabled() -> bool:
     (:func:`_pointwise`, :class:`FastFoTF`, :class:`FastGFBlock`); the environment variable
     ``GLONET_REGIONS_FAST_GLUE=0`` turns them off (for A/B measurements)."""
     return os.environ.get("GLONET_REGIONS_FAST_GLUE", "1") != "0"
+
+
+def _gn_from_conv() -> bool:
+    """Whether :class:`FastInception` takes its GroupNorm statistics from the Triton
+    convolution's epilogue in inference (opt-in ``GLONET_REGIONS_GN_FROM_CONV=1`` until
+    measured on a GPU)."""
+    return os.environ.get("GLONET_REGIONS_GN_FROM_CONV") == "1"
 
 
 def _patch_gemm() -> bool:
@@ -246,35 +262,59 @@ class FastInception(Inception):
         branches = [b for b in self.lls if isinstance(b, GroupConv2d)]
         convs = [b.conv for b in branches]
         assert len(branches) == len(self.lls) and all(isinstance(c, nn.Conv2d) for c in convs)
-        maps = self._combined(convs, x)
+        # Statistics from the Triton convolution's epilogue (opt-in, inference): the GroupNorm
+        # then reads each branch map once instead of twice.
+        stats = _gn_from_conv() and self.conv_strategy == "auto" and not torch.is_grad_enabled()
+        maps = self._combined(convs, x, stats)
         out: Tensor | None = None
         for i, branch in enumerate(branches):
             norm = branch.norm
             conv = convs[i]
-            y = maps[i] if maps is not None else grouped_conv(
-                conv, x, self.conv_strategy, with_bias=False
-            )  # fmt: skip
+            partials: Partials | None = None
+            if maps is not None:
+                y, partials = maps[i]
+            elif stats:
+                y, partials = grouped_conv_stats(conv, x, self.conv_strategy, with_bias=False)
+            else:
+                y = grouped_conv(conv, x, self.conv_strategy, with_bias=False)
             out = fn(  # type: ignore[operator]
                 y, norm.weight, norm.bias, norm.num_groups, norm.eps,
                 branch.activate.negative_slope, out, conv.bias,
+                *((partials,) if partials is not None else ()),
             )  # fmt: skip
         assert out is not None
         return out
 
-    def _combined(self, convs: list[nn.Conv2d], x: Tensor) -> list[Tensor] | None:
+    def _combined(
+        self, convs: list[nn.Conv2d], x: Tensor, stats: bool = False
+    ) -> list[tuple[Tensor, Partials | None]] | None:
         """The branches' convolutions as one Triton kernel where it was measured faster than
         the branches run separately (see
-        :func:`~glonet_regions.model.fast_conv.combined_branches`), as channel slices.
+        :func:`~glonet_regions.model.fast_conv.combined_branches`), as channel slices (with
+        their slices of the partial statistics where ``stats`` asks and the kernel gives them).
         ``GLONET_REGIONS_INCEPTION_COMBINED=0`` turns it off."""
         if os.environ.get("GLONET_REGIONS_INCEPTION_COMBINED", "1") == "0":
             return None
         if self.conv_strategy != "auto" or len(convs) < 2:
             return None
-        y = combined_branches(self, convs, x)
-        if y is None:
+        if stats:
+            found = combined_branches_stats(self, convs, x)
+        else:
+            plain = combined_branches(self, convs, x)
+            found = None if plain is None else (plain, None)
+        if found is None:
             return None
+        y, partials = found
         width = y.shape[1] // len(convs)
-        return [y[:, i * width : (i + 1) * width] for i in range(len(convs))]
+        out: list[tuple[Tensor, Partials | None]] = []
+        for i in range(len(convs)):
+            part: Partials | None = None
+            if partials is not None:
+                sums, m2, counts = partials
+                cut = slice(i * width, (i + 1) * width)
+                part = (sums[..., cut], m2[..., cut], counts)
+            out.append((y[:, i * width : (i + 1) * width], part))
+        return out
 
 
 class FastAFNO(AdativeFourierNeuralOperator):

@@ -35,7 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
@@ -43,14 +43,19 @@ from torch import Tensor, nn
 
 from glonet_regions.model.fast_kernels import compile_cache_dir, derived_weights
 
+if TYPE_CHECKING:
+    from glonet_regions.model.triton_conv import Partials
+
 __all__ = [
     "ConvStrategy",
     "block_diagonal",
     "choices",
     "choices_file",
     "combined_branches",
+    "combined_branches_stats",
     "compile_threads",
     "grouped_conv",
+    "grouped_conv_stats",
     "load_choices",
     "measurement_seconds",
     "merge_candidates",
@@ -401,6 +406,15 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     10-day forecast 1.77 -> 1.74 s. :class:`~glonet_regions.model.fast.FastInception` uses it
     by default in inference (``GLONET_REGIONS_INCEPTION_COMBINED=0`` turns it off).
     """
+    result = _combined_run(owner, convs, x, stats=False)
+    return None if result is None else result[0]
+
+
+def _combined_run(
+    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor, *, stats: bool
+) -> tuple[Tensor, Partials | None] | None:
+    """:func:`combined_branches`, with the output's partial statistics where ``stats`` asks
+    and the kernel can give them."""
     from glonet_regions.model import triton_conv
 
     first = convs[0]
@@ -425,11 +439,43 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     config = _combined_config(packed, x, first.groups, len(convs), separately)
     if config is None:
         return None
+    return _triton_launch(x.to(dtype), packed, None, first.groups, config, len(convs), stats)
+
+
+def combined_branches_stats(
+    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor
+) -> tuple[Tensor, Partials | None] | None:
+    """:func:`combined_branches` and, where the kernel can (see
+    :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`), its output's partial
+    statistics per channel (branch-major, like the output), else ``None`` for them."""
+    return _combined_run(owner, convs, x, stats=True)
+
+
+def _triton_launch(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    groups: int,
+    config: int,
+    branches: int,
+    stats: bool,
+) -> tuple[Tensor, Partials | None]:
+    """Run configuration ``config`` of the Triton kernel; with ``stats`` also its output's
+    partial statistics where the kernel can give them (a multi-row configuration, or a batch
+    of 1)."""
+    from glonet_regions.model import triton_conv
+
     block_m, block_k, num_warps, rows = triton_conv.configs()[config]
-    return triton_conv.grouped_conv_nhwc(
-        x.to(dtype), packed, None, first.groups, block_m=block_m, block_k=block_k,
-        num_warps=num_warps, rows=rows, branches=len(convs),
+    if stats and (rows > 1 or x.shape[0] == 1):
+        return triton_conv.grouped_conv_nhwc_stats(
+            x, weight, bias, groups, block_m=block_m, block_k=block_k, num_warps=num_warps,
+            rows=rows, branches=branches,
+        )  # fmt: skip
+    y = triton_conv.grouped_conv_nhwc(
+        x, weight, bias, groups, block_m=block_m, block_k=block_k, num_warps=num_warps,
+        rows=rows, branches=branches,
     )  # fmt: skip
+    return y, None
 
 
 def _combined_config(
@@ -534,12 +580,16 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
     reason = triton_conv.supports(conv, x)
     if reason is not None:
         raise ValueError(f"grouped_conv(strategy='triton') {reason}")
+    return _run_triton_stats(conv, x, with_bias, config, stats=False)[0]
+
+
+def _run_triton_stats(
+    conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int, *, stats: bool
+) -> tuple[Tensor, Partials | None]:
+    """:func:`_run_triton`, with the output's partial statistics where ``stats`` asks and the
+    configuration can give them."""
     xt, packed, bias = _triton_args(conv, x, with_bias)
-    block_m, block_k, num_warps, rows = triton_conv.configs()[config]
-    return triton_conv.grouped_conv_nhwc(
-        xt, packed, bias, conv.groups,
-        block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows,
-    )  # fmt: skip
+    return _triton_launch(xt, packed, bias, conv.groups, config, 1, stats)
 
 
 def _triton_args(
@@ -590,6 +640,22 @@ def grouped_conv(
             f"strategy must be 'auto', 'grouped', 'dense' or 'triton', got {strategy!r}"
         )
     return _run(conv, x, run_groups, with_bias)
+
+
+def grouped_conv_stats(
+    conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto", *, with_bias: bool = True
+) -> tuple[Tensor, Partials | None]:
+    """:func:`grouped_conv`, and where it ran the Triton kernel (``"auto"`` chose it, or
+    ``"triton"``) the partial statistics of its output per image and channel
+    (:func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`; a following GroupNorm
+    then needs no pass of its own over the map); ``None`` for them otherwise."""
+    if strategy == "triton":
+        return _run_triton_stats(conv, x, with_bias, 0, stats=True)
+    if strategy == "auto" and conv.groups > 1:
+        _, triton = _choose(conv, x)
+        if triton is not None:
+            return _run_triton_stats(conv, x, with_bias, triton, stats=True)
+    return grouped_conv(conv, x, strategy, with_bias=with_bias), None
 
 
 def choices() -> list[dict[str, object]]:

@@ -29,6 +29,7 @@ __all__ = [
     "afno_mix",
     "afno_spectral",
     "bias_act",
+    "combine_partials",
     "compile_cache_dir",
     "compiled",
     "derived_weights",
@@ -50,8 +51,12 @@ def gn_lrelu(
     slope: float,
     acc: Tensor | None,
     conv_bias: Tensor | None = None,
+    partials: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> Tensor:
     """``acc + LeakyReLU(GroupNorm(x + conv_bias))`` (``acc``, ``conv_bias`` optional).
+
+    ``partials``: ``x``'s statistics per image and channel in the partial form the Triton
+    convolution writes (:func:`combine_partials`); then the map is read once, to normalise.
 
     ``conv_bias`` is the bias of the convolution that produced ``x``, run without it: a
     per-channel constant moves only the channel means, so it enters the statistics and the
@@ -70,7 +75,10 @@ def gn_lrelu(
     cg = c // groups
     xf = x.float()
     spatial = tuple(range(2, x.dim()))
-    var_c, mean_c = torch.var_mean(xf, dim=spatial, correction=0)  # (N, C)
+    if partials is None:
+        var_c, mean_c = torch.var_mean(xf, dim=spatial, correction=0)  # (N, C)
+    else:
+        mean_c, var_c = combine_partials(*partials)
     if conv_bias is not None:
         mean_c = mean_c + conv_bias.float().reshape(1, c)
     mean_c = mean_c.reshape(n, groups, cg)
@@ -86,6 +94,18 @@ def gn_lrelu(
     y = xf * scale.reshape(view) + shift.reshape(view)
     y = F.leaky_relu(y, slope).to(x.dtype)
     return y if acc is None else acc + y
+
+
+def combine_partials(sums: Tensor, m2: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and biased variance ``(N, C)`` from per-tile partial statistics: tile sums and
+    squared deviations from the tile means ``(N, T, C)``, tile counts ``(N, T)`` (Chan et
+    al.'s pairwise combination: the total's squared deviations are the tiles' plus each tile's
+    count times its mean's squared distance from the overall mean)."""
+    total = counts.sum(1, keepdim=True)  # (N, 1)
+    mean = sums.sum(1) / total
+    tile_mean = sums / counts.clamp_min(1.0).unsqueeze(-1)
+    spread = (counts.unsqueeze(-1) * (tile_mean - mean.unsqueeze(1)).square()).sum(1)
+    return mean, (m2.sum(1) + spread) / total
 
 
 def afno_fold(

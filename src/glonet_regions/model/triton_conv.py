@@ -37,9 +37,11 @@ from torch import Tensor, nn
 
 __all__ = [
     "CONFIGS", "available", "branch_packed_weight", "configs", "grouped_conv_nhwc", "packed_weight",
-    "precompile",
-    "supports",
+    "Partials", "grouped_conv_nhwc_stats", "precompile", "supports",
 ]  # fmt: skip
+
+Partials = tuple[Tensor, Tensor, Tensor]
+"""Per-tile output statistics ``(sums, m2, counts)`` (see :func:`grouped_conv_nhwc_stats`)."""
 
 CONFIGS: tuple[tuple[int, int, int, int], ...] = (
     (64, 32, 4, 1), (128, 32, 4, 1), (64, 64, 4, 1), (64, 32, 4, 4), (128, 32, 8, 2),
@@ -198,6 +200,61 @@ def grouped_conv_nhwc(
     return y
 
 
+def grouped_conv_nhwc_stats(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    groups: int,
+    *,
+    block_m: int = 128,
+    block_k: int = 32,
+    num_warps: int = 4,
+    num_stages: int = 3,
+    rows: int = 1,
+    branches: int = 1,
+) -> tuple[Tensor, Partials]:
+    """:func:`grouped_conv_nhwc`, and the statistics of its output per image and channel in
+    partial form, computed from the float32 accumulators before the output is rounded.
+
+    Returns ``(y, (sums, m2, counts))``: per image ``n``, tile ``t`` of output pixels and
+    channel ``c``, the sum of the tile's outputs ``sums[n, t, c]``, their squared deviations
+    from the tile's mean ``m2[n, t, c]`` and the tile's pixel count ``counts[n, t]`` (float32).
+    :func:`~glonet_regions.model.fast_kernels.combine_partials` turns them into the mean and
+    the (biased) variance over each image's pixels, exactly as a two-level Welford/Chan
+    combination: no ``E[x^2] - E[x]^2`` cancellation. A GroupNorm that follows then needs no
+    pass of its own over the map. The one-row kernel's tiles run across images, so with
+    ``rows == 1`` the batch must be 1.
+    """
+    x, y = _input_and_output(x, weight, groups)
+    n, c_out, height, width = y.shape
+    cout_g = weight.shape[-1]
+    if branches < 1 or cout_g % branches:
+        raise ValueError(
+            f"{cout_g} output channels per group do not split into {branches} branches"
+        )
+    if rows not in (1, 2, 3, 4):
+        raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
+    if rows == 1:
+        if n != 1:
+            raise ValueError(
+                f"grouped_conv_nhwc_stats with rows=1 needs a batch of 1 (tiles run across "
+                f"images), got input {tuple(x.shape)}"
+            )
+        per_image = (height * width + block_m - 1) // block_m
+    else:
+        per_image = ((height + rows - 1) // rows) * ((width + block_m - 1) // block_m)
+    partials = (
+        torch.empty((n, per_image, c_out), device=y.device, dtype=torch.float32),
+        torch.empty((n, per_image, c_out), device=y.device, dtype=torch.float32),
+        torch.empty((n, per_image), device=y.device, dtype=torch.float32),
+    )
+    _launch(
+        x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches,
+        partials=partials,
+    )  # fmt: skip
+    return y, partials
+
+
 def _input_and_output(x: Tensor, weight: Tensor, groups: int) -> tuple[Tensor, Tensor]:
     """``x`` channels-last and an empty channels-last output, after checking that the packed
     ``weight`` fits ``groups`` groups of ``x``."""
@@ -229,31 +286,36 @@ def _launch(
     branches: int,
     *,
     warmup: bool = False,
+    partials: Partials | None = None,
 ) -> None:
     """Launch the kernel for checked arguments (see :func:`grouped_conv_nhwc`), or with
     ``warmup`` only compile it for exactly these arguments (Triton's ``warmup``: the same
-    specialisation as the launch, nothing runs)."""
+    specialisation as the launch, nothing runs). ``partials``: buffers the kernel fills with
+    its tiles' statistics (see :func:`grouped_conv_nhwc_stats`)."""
     groups, k, _, cin_g, cout_g = weight.shape
     n, c_in, height, width = x.shape
     c_out = y.shape[1]
     consts: dict[str, Any] = dict(
         GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_K=block_k,
         BLOCK_CO=max(16, _pow2(cout_g)), HAS_BIAS=bias is not None, BRANCHES=branches,
-        num_warps=num_warps, num_stages=num_stages,
+        STATS=partials is not None, num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     b = bias if bias is not None else y
+    sums, m2, counts = partials if partials is not None else (y, y, y)
     if rows > 1:
         n_cols = (width + block_m - 1) // block_m
         n_rows = (height + rows - 1) // rows
         kernel = _kernels().grouped_conv_rows_kernel
         grid: tuple[int, ...] = (n * n_rows * n_cols * groups,)
-        args: tuple[Any, ...] = (x, weight, b, y, height, width, c_in, c_out, n_cols, n_rows)
+        args: tuple[Any, ...] = (
+            x, weight, b, y, sums, m2, counts, height, width, c_in, c_out, n_cols, n_rows,
+        )  # fmt: skip
         consts.update(ROWS=rows, BLOCK_W=block_m)
     else:
         n_pixels = n * height * width
         kernel = _kernels().grouped_conv_kernel
         grid = (((n_pixels + block_m - 1) // block_m) * groups,)
-        args = (x, weight, b, y, n_pixels, height, width, c_in, c_out)
+        args = (x, weight, b, y, sums, m2, counts, n_pixels, height, width, c_in, c_out)
         consts.update(BLOCK_M=block_m)
     if warmup:
         kernel.warmup(*args, grid=grid, **consts)
