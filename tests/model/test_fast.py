@@ -441,6 +441,17 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
         assert rel(a, b) < 1e-4
 
 
+def _inception_pair(seed: int) -> tuple[Inception, FastInception]:
+    """A small Inception and its fast copy with ``"auto"`` convolutions (same weights)."""
+    torch.manual_seed(seed)
+    ref = Inception(12, 8, 16, (3, 5, 7), 4)
+    fast_mod = copy.deepcopy(ref)
+    fast_mod.__class__ = FastInception
+    assert isinstance(fast_mod, FastInception)
+    fast_mod.conv_strategy = "auto"
+    return ref, fast_mod
+
+
 @pytest.mark.skipif(
     os.environ.get("TRITON_INTERPRET") != "1" or importlib.util.find_spec("triton") is None,
     reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
@@ -448,12 +459,7 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
 def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-kernel branches equal the per-branch path, in inference only; the environment
     variable turns them off."""
-    torch.manual_seed(5)
-    ref = Inception(12, 8, 16, (3, 5, 7), 4)
-    fast_mod = copy.deepcopy(ref)
-    fast_mod.__class__ = FastInception
-    assert isinstance(fast_mod, FastInception)
-    fast_mod.conv_strategy = "auto"
+    ref, fast_mod = _inception_pair(5)
     x = torch.randn(2, 12, 9, 7)
     monkeypatch.delenv("GLONET_REGIONS_INCEPTION_COMBINED", raising=False)
     with torch.no_grad():
@@ -673,12 +679,7 @@ def test_fast_inception_gn_statistics_from_the_convolution(
     the GroupNorms (in inference): same output as the eager Inception."""
     from glonet_regions.model import triton_conv
 
-    torch.manual_seed(10)
-    ref = Inception(12, 8, 16, (3, 5, 7), 4)
-    fast_mod = copy.deepcopy(ref)
-    fast_mod.__class__ = FastInception
-    assert isinstance(fast_mod, FastInception)
-    fast_mod.conv_strategy = "auto"
+    ref, fast_mod = _inception_pair(10)
     calls: list[int] = []
     real = triton_conv.grouped_conv_nhwc_stats
 

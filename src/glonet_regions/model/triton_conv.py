@@ -165,6 +165,7 @@ def grouped_conv_nhwc(
     num_stages: int = 3,
     rows: int = 1,
     branches: int = 1,
+    partials: Partials | None = None,
 ) -> Tensor:
     """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
 
@@ -184,6 +185,8 @@ def grouped_conv_nhwc(
         branches: Each group's ``C_out/g`` output columns hold this many branches side by side
             (:func:`branch_packed_weight`); the output is then branch-major: branch ``b`` is
             the channel slice ``[b * C_out / branches, (b + 1) * C_out / branches)``.
+        partials: Buffers for the output's statistics, filled by the kernel (see
+            :func:`grouped_conv_nhwc_stats`, which allocates them).
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -196,25 +199,19 @@ def grouped_conv_nhwc(
         )
     if rows not in (1, 2, 3, 4):
         raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
-    _launch(x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches)
+    _launch(
+        x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches,
+        partials=partials,
+    )  # fmt: skip
     return y
 
 
 def grouped_conv_nhwc_stats(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    groups: int,
-    *,
-    block_m: int = 128,
-    block_k: int = 32,
-    num_warps: int = 4,
-    num_stages: int = 3,
-    rows: int = 1,
-    branches: int = 1,
+    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, **config: int
 ) -> tuple[Tensor, Partials]:
-    """:func:`grouped_conv_nhwc`, and the statistics of its output per image and channel in
-    partial form, computed from the float32 accumulators before the output is rounded.
+    """:func:`grouped_conv_nhwc` (``config``: its keyword arguments), and the statistics of its
+    output per image and channel in partial form, computed from the float32 accumulators
+    before the output is rounded.
 
     Returns ``(y, (sums, m2, counts))``: per image ``n``, tile ``t`` of output pixels and
     channel ``c``, the sum of the tile's outputs ``sums[n, t, c]``, their squared deviations
@@ -225,15 +222,8 @@ def grouped_conv_nhwc_stats(
     pass of its own over the map. The one-row kernel's tiles run across images, so with
     ``rows == 1`` the batch must be 1.
     """
-    x, y = _input_and_output(x, weight, groups)
-    n, c_out, height, width = y.shape
-    cout_g = weight.shape[-1]
-    if branches < 1 or cout_g % branches:
-        raise ValueError(
-            f"{cout_g} output channels per group do not split into {branches} branches"
-        )
-    if rows not in (1, 2, 3, 4):
-        raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
+    n, _, height, width = x.shape
+    rows, block_m = config.get("rows", 1), config.get("block_m", 128)
     if rows == 1:
         if n != 1:
             raise ValueError(
@@ -243,15 +233,13 @@ def grouped_conv_nhwc_stats(
         per_image = (height * width + block_m - 1) // block_m
     else:
         per_image = ((height + rows - 1) // rows) * ((width + block_m - 1) // block_m)
+    c_out = groups * weight.shape[-1]
     partials = (
-        torch.empty((n, per_image, c_out), device=y.device, dtype=torch.float32),
-        torch.empty((n, per_image, c_out), device=y.device, dtype=torch.float32),
-        torch.empty((n, per_image), device=y.device, dtype=torch.float32),
+        torch.empty((n, per_image, c_out), device=x.device, dtype=torch.float32),
+        torch.empty((n, per_image, c_out), device=x.device, dtype=torch.float32),
+        torch.empty((n, per_image), device=x.device, dtype=torch.float32),
     )
-    _launch(
-        x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches,
-        partials=partials,
-    )  # fmt: skip
+    y = grouped_conv_nhwc(x, weight, bias, groups, partials=partials, **config)
     return y, partials
 
 
