@@ -6,7 +6,8 @@ Two entry points:
   leaves it as built; ``"fast"`` (the ``"auto"`` choice on CUDA) turns on cuDNN autotuning,
   stores convolution weights channels-last and swaps the GroupNorm+LeakyReLU chains, the
   Inception branch sums, the AFNO spectral MLPs (two batched products over interleaved
-  real/imag modes) and the FourierNetBlock MLP halves for fused functions
+  real/imag modes), the FourierNetBlock MLP halves and the ``space`` branch's convolution
+  biases and sums (:class:`FastFoTF`, :class:`FastGFBlock`) for fused functions
   (:mod:`glonet_regions.model.fast_kernels`, compiled lazily with ``torch.compile`` on CUDA).
   The state dict (names, shapes, values) is unchanged, so checkpoints and the published weights
   load the same. In training it also picks which branches recompute their activations.
