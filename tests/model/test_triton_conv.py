@@ -330,9 +330,11 @@ def test_time_configs_precompiles_the_missing_configurations(
     monkeypatch.setattr(fast_conv, "_median_ms", lambda fn, **_: (fn(), 0.5)[1])
     asked: list[list[tuple[int, int, int, int]]] = []
     rec: dict[str, float | int] = {fast_conv._triton_label(configs[0]): 1.0}
-    monkeypatch.delenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", raising=False)
+    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "0")
     fast_conv._time_configs(dict(rec), lambda i: None, "x {config}", "y", asked.append)
-    assert asked == []  # off by default
+    assert asked == []  # switched off
+    monkeypatch.delenv("GLONET_REGIONS_TRITON_COMPILE_THREADS")
+    assert 1 <= fast_conv.compile_threads() <= 8  # on by default
     monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "4")
     assert fast_conv.compile_threads() == 4
     fast_conv._time_configs(rec, lambda i: None, "x {config}", "y", asked.append)
