@@ -179,8 +179,10 @@ def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     convs = [torch.nn.Conv2d(64, 128, k, padding=k // 2, groups=8).cuda() for k in (3, 5, 7, 11)]
     x = torch.randn(1, 64, 68, 55, device="cuda").contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        y = fast_conv.combined_branches(torch.nn.Module(), convs, x)
-        assert y is not None and y.shape == (1, 512, 68, 55)
+        found = fast_conv.combined_branches(torch.nn.Module(), convs, x)
+        assert found is not None and found[1] is None
+        y = found[0]
+        assert y.shape == (1, 512, 68, 55)
         for b, conv in enumerate(convs):
             ref = F.conv2d(x, conv.weight, None, padding=conv.padding, groups=8).float()
             got = y[:, 128 * b : 128 * (b + 1)].float()

@@ -42,7 +42,6 @@ from glonet_regions.model.blocks import (
 from glonet_regions.model.fast_conv import (
     ConvStrategy,
     combined_branches,
-    combined_branches_stats,
     grouped_conv,
     grouped_conv_stats,
 )
@@ -192,10 +191,7 @@ def _conv(conv: nn.Conv2d, x: Tensor, weight: Tensor | None = None) -> Tensor:
 def _conv_without_bias(conv: nn.Module, x: Tensor) -> Tensor:
     """A ``Conv2d`` or ``ConvTranspose2d`` without its bias (folded into the norm instead)."""
     if isinstance(conv, nn.ConvTranspose2d):
-        return F.conv_transpose2d(
-            x, conv.weight, None, conv.stride, conv.padding,  # type: ignore[arg-type]
-            conv.output_padding, conv.groups, conv.dilation,
-        )  # fmt: skip
+        return _conv_t(conv, x)
     assert isinstance(conv, nn.Conv2d)
     return grouped_conv(conv, x, "grouped", with_bias=False)
 
@@ -280,8 +276,7 @@ class FastInception(Inception):
                 y = grouped_conv(conv, x, self.conv_strategy, with_bias=False)
             out = fn(  # type: ignore[operator]
                 y, norm.weight, norm.bias, norm.num_groups, norm.eps,
-                branch.activate.negative_slope, out, conv.bias,
-                *((partials,) if partials is not None else ()),
+                branch.activate.negative_slope, out, conv.bias, partials,
             )  # fmt: skip
         assert out is not None
         return out
@@ -298,11 +293,7 @@ class FastInception(Inception):
             return None
         if self.conv_strategy != "auto" or len(convs) < 2:
             return None
-        if stats:
-            found = combined_branches_stats(self, convs, x)
-        else:
-            plain = combined_branches(self, convs, x)
-            found = None if plain is None else (plain, None)
+        found = combined_branches(self, convs, x, stats=stats)
         if found is None:
             return None
         y, partials = found
@@ -537,7 +528,7 @@ def _swappable(module: nn.Module) -> bool:
             and type(module.NN) is LocalCNNBranch
             and type(local) is nn.ConvTranspose2d
             and type(module.up) is nn.ConvTranspose2d
-            and type(module.down) is nn.Conv2d
+            and type(module.down) is nn.Conv2d and module.down.padding_mode == "zeros"
             and type(c1) is nn.Conv2d
             and all(m.bias is not None for m in (local, c1, module.up, module.down))
             and local.kernel_size == (1, 1) and local.stride == (1, 1) and local.padding == (0, 0)

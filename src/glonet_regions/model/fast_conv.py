@@ -52,7 +52,6 @@ __all__ = [
     "choices",
     "choices_file",
     "combined_branches",
-    "combined_branches_stats",
     "compile_threads",
     "grouped_conv",
     "grouped_conv_stats",
@@ -66,15 +65,17 @@ ConvStrategy = Literal["auto", "grouped", "dense", "triton"]
 
 _CHOICES: dict[tuple[object, ...], dict[str, float | int]] = {}
 _DISK: dict[str, dict[str, float | int]] | None = None  # the choices file, once read
-_SPENT: dict[str, float] = {"cudnn_merges": 0.0, "triton_first_calls": 0.0, "triton_timing": 0.0}
+_SPENT: dict[str, float] = dict.fromkeys(
+    ("cudnn_merges", "triton_precompile", "triton_first_calls", "triton_timing"), 0.0
+)
 
 
 def measurement_seconds() -> dict[str, float]:
     """Wall-clock seconds this process spent measuring (what a first run pays before the
     choices are saved): ``cudnn_merges`` (every merge of each shape, cuDNN's own autotuning
-    included), ``triton_first_calls`` (the first call of each Triton configuration: its JIT
-    compilation, unless compiled before), ``triton_timing`` (the timed calls) and, with
-    :func:`compile_threads` above 0, ``triton_precompile`` (the parallel compilations)."""
+    included), ``triton_precompile`` (the parallel compilations, :func:`compile_threads`),
+    ``triton_first_calls`` (the first call of each Triton configuration: its JIT compilation
+    where it was not compiled before) and ``triton_timing`` (the timed calls)."""
     return dict(_SPENT)
 
 
@@ -257,9 +258,7 @@ def _time_configs(
         if precompile is not None and missing and compile_threads() > 0:
             start = time.perf_counter()
             precompile(missing)
-            _SPENT["triton_precompile"] = _SPENT.get("triton_precompile", 0.0) + (
-                time.perf_counter() - start
-            )
+            _SPENT["triton_precompile"] += time.perf_counter() - start
         for i, config in enumerate(triton_conv.configs()):
             if _triton_label(config) in rec:
                 continue
@@ -395,13 +394,17 @@ def _save(key: tuple[object, ...], rec: dict[str, float | int], device: int | No
     save_choices(choices_file(device), _DISK)
 
 
-def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -> Tensor | None:
+def combined_branches(
+    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor, *, stats: bool = False
+) -> tuple[Tensor, Partials | None] | None:
     """Parallel branch convolutions of ``x`` (an Inception's) as one Triton kernel, no biases.
 
     The branches must share groups and widths; their odd kernels are zero-padded to the
     largest (:func:`~glonet_regions.model.triton_conv.branch_packed_weight`, cached on
     ``owner`` while the weights do not change). Returns the branches' outputs side by side,
-    branch-major (branch ``b`` is the channel slice ``[b * C_out, (b + 1) * C_out)``), or
+    branch-major (branch ``b`` is the channel slice ``[b * C_out, (b + 1) * C_out)``), with,
+    where ``stats`` asks and the kernel can give them, their partial statistics per channel
+    (:func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`; else ``None``); or
     ``None`` where the kernel cannot serve (gradients needed, no Triton, a convolution it does
     not support, a CUDA graph being captured before the configuration was measured) or, on
     CUDA, where it is slower than the branches run separately: the fastest of
@@ -415,15 +418,6 @@ def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -
     10-day forecast 1.77 -> 1.74 s. :class:`~glonet_regions.model.fast.FastInception` uses it
     by default in inference (``GLONET_REGIONS_INCEPTION_COMBINED=0`` turns it off).
     """
-    result = _combined_run(owner, convs, x, stats=False)
-    return None if result is None else result[0]
-
-
-def _combined_run(
-    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor, *, stats: bool
-) -> tuple[Tensor, Partials | None] | None:
-    """:func:`combined_branches`, with the output's partial statistics where ``stats`` asks
-    and the kernel can give them."""
     from glonet_regions.model import triton_conv
 
     first = convs[0]
@@ -449,15 +443,6 @@ def _combined_run(
     if config is None:
         return None
     return _triton_launch(x.to(dtype), packed, None, first.groups, config, len(convs), stats)
-
-
-def combined_branches_stats(
-    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor
-) -> tuple[Tensor, Partials | None] | None:
-    """:func:`combined_branches` and, where the kernel can (see
-    :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`), its output's partial
-    statistics per channel (branch-major, like the output), else ``None`` for them."""
-    return _combined_run(owner, convs, x, stats=True)
 
 
 def _triton_launch(
@@ -512,11 +497,7 @@ def _combined_config(
             rec = {"separate": _median_ms(separately)}
 
         def run(i: int) -> Tensor:
-            block_m, block_k, num_warps, rows = triton_conv.configs()[i]
-            return triton_conv.grouped_conv_nhwc(
-                xd, packed, None, groups, block_m=block_m, block_k=block_k,
-                num_warps=num_warps, rows=rows, branches=branches,
-            )  # fmt: skip
+            return _triton_launch(xd, packed, None, groups, i, branches, stats=False)[0]
 
         what = f"combined branches {{config}} failed on input {tuple(x.shape)}"
 
@@ -579,6 +560,14 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
 
     ``config`` indexes :func:`~glonet_regions.model.triton_conv.configs`.
     """
+    return _run_triton_stats(conv, x, with_bias, config, stats=False)[0]
+
+
+def _run_triton_stats(
+    conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int, *, stats: bool
+) -> tuple[Tensor, Partials | None]:
+    """:func:`_run_triton`, with the output's partial statistics where ``stats`` asks and the
+    configuration can give them."""
     from glonet_regions.model import triton_conv
 
     if not triton_conv.available(x.device):
@@ -589,14 +578,6 @@ def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) ->
     reason = triton_conv.supports(conv, x)
     if reason is not None:
         raise ValueError(f"grouped_conv(strategy='triton') {reason}")
-    return _run_triton_stats(conv, x, with_bias, config, stats=False)[0]
-
-
-def _run_triton_stats(
-    conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int, *, stats: bool
-) -> tuple[Tensor, Partials | None]:
-    """:func:`_run_triton`, with the output's partial statistics where ``stats`` asks and the
-    configuration can give them."""
     xt, packed, bias = _triton_args(conv, x, with_bias)
     return _triton_launch(xt, packed, bias, conv.groups, config, 1, stats)
 

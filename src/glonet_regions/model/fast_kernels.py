@@ -409,7 +409,11 @@ def bias_act(x: Tensor, bias: Tensor, other: Tensor | None = None, act: str = ""
 def patch_tokens(y: Tensor, bias: Tensor, pos: Tensor) -> Tensor:
     """Patch-embedding output ``(N, D, h, w)`` (convolution without bias) to tokens
     ``(N, h*w, D)`` plus the bias and the position embedding ``(1, h*w, D)``, in one pass."""
-    tokens = y.flatten(2).transpose(1, 2)
+    return _with_bias_and_position(y.flatten(2).transpose(1, 2), bias, pos)
+
+
+def _with_bias_and_position(tokens: Tensor, bias: Tensor, pos: Tensor) -> Tensor:
+    """``tokens + bias + pos`` in float32, in the promoted dtype of ``tokens`` and ``pos``."""
     dtype = torch.promote_types(tokens.dtype, pos.dtype)
     return (tokens.float() + bias.float() + pos.float()).to(dtype)
 
@@ -429,8 +433,7 @@ def patch_embed_gemm(x: Tensor, weight: Tensor, bias: Tensor, pos: Tensor) -> Te
     h, w = height // p, width // p
     patches = x.reshape(n, c, h, p, w, p).permute(0, 2, 4, 1, 3, 5).reshape(n * h * w, c * p * p)
     tokens = F.linear(patches, weight.reshape(d, c * p * p)).reshape(n, h * w, d)
-    dtype = torch.promote_types(tokens.dtype, pos.dtype)
-    return (tokens.float() + bias.float() + pos.float()).to(dtype)
+    return _with_bias_and_position(tokens, bias, pos)
 
 
 FUSED: dict[str, Callable[..., Tensor]] = {

@@ -36,9 +36,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "CONFIGS", "available", "branch_packed_weight", "configs", "grouped_conv_nhwc", "packed_weight",
-    "Partials", "grouped_conv_nhwc_stats", "precompile", "supports",
+    "BLOCK_M", "CONFIGS", "Partials", "available", "branch_packed_weight", "configs",
+    "grouped_conv_nhwc", "grouped_conv_nhwc_stats", "packed_weight", "precompile", "supports",
 ]  # fmt: skip
+
+BLOCK_M = 128
+""":func:`grouped_conv_nhwc`'s default tile width (output pixels per program)."""
 
 Partials = tuple[Tensor, Tensor, Tensor]
 """Per-tile output statistics ``(sums, m2, counts)`` (see :func:`grouped_conv_nhwc_stats`)."""
@@ -159,7 +162,7 @@ def grouped_conv_nhwc(
     bias: Tensor | None,
     groups: int,
     *,
-    block_m: int = 128,
+    block_m: int = BLOCK_M,
     block_k: int = 32,
     num_warps: int = 4,
     num_stages: int = 3,
@@ -223,16 +226,13 @@ def grouped_conv_nhwc_stats(
     ``rows == 1`` the batch must be 1.
     """
     n, _, height, width = x.shape
-    rows, block_m = config.get("rows", 1), config.get("block_m", 128)
-    if rows == 1:
-        if n != 1:
-            raise ValueError(
-                f"grouped_conv_nhwc_stats with rows=1 needs a batch of 1 (tiles run across "
-                f"images), got input {tuple(x.shape)}"
-            )
-        per_image = (height * width + block_m - 1) // block_m
-    else:
-        per_image = ((height + rows - 1) // rows) * ((width + block_m - 1) // block_m)
+    rows, block_m = config.get("rows", 1), config.get("block_m", BLOCK_M)
+    if rows == 1 and n != 1:
+        raise ValueError(
+            f"grouped_conv_nhwc_stats with rows=1 needs a batch of 1 (tiles run across "
+            f"images), got input {tuple(x.shape)}"
+        )
+    per_image = _tiles(1, height, width, block_m, rows)
     c_out = groups * weight.shape[-1]
     partials = (
         torch.empty((n, per_image, c_out), device=x.device, dtype=torch.float32),
@@ -259,6 +259,14 @@ def _input_and_output(x: Tensor, weight: Tensor, groups: int) -> tuple[Tensor, T
         memory_format=torch.channels_last,
     )  # fmt: skip
     return x, y
+
+
+def _tiles(n: int, height: int, width: int, block_m: int, rows: int) -> int:
+    """Pixel tiles (programs per group) of ``n`` images: ``rows`` rows of ``block_m`` columns
+    per image, or with one row ``block_m`` consecutive pixels running across rows and images."""
+    if rows == 1:
+        return -(-(n * height * width) // block_m)
+    return n * -(-height // rows) * -(-width // block_m)
 
 
 def _launch(
@@ -290,20 +298,17 @@ def _launch(
     )  # fmt: skip
     b = bias if bias is not None else y
     sums, m2, counts = partials if partials is not None else (y, y, y)
+    grid = (_tiles(n, height, width, block_m, rows) * groups,)
     if rows > 1:
-        n_cols = (width + block_m - 1) // block_m
-        n_rows = (height + rows - 1) // rows
         kernel = _kernels().grouped_conv_rows_kernel
-        grid: tuple[int, ...] = (n * n_rows * n_cols * groups,)
+        n_rows, n_cols = -(-height // rows), -(-width // block_m)
         args: tuple[Any, ...] = (
             x, weight, b, y, sums, m2, counts, height, width, c_in, c_out, n_cols, n_rows,
         )  # fmt: skip
         consts.update(ROWS=rows, BLOCK_W=block_m)
     else:
-        n_pixels = n * height * width
         kernel = _kernels().grouped_conv_kernel
-        grid = (((n_pixels + block_m - 1) // block_m) * groups,)
-        args = (x, weight, b, y, sums, m2, counts, n_pixels, height, width, c_in, c_out)
+        args = (x, weight, b, y, sums, m2, counts, n * height * width, height, width, c_in, c_out)
         consts.update(BLOCK_M=block_m)
     if warmup:
         kernel.warmup(*args, grid=grid, **consts)
