@@ -20,5 +20,5 @@ for setting in "$@"; do
         >"$OUT/$name/run.log" 2>&1
     rc=$?; eager=--no-forecast-eager
     echo "== $name ($vars) rc=$rc ${SECONDS}s"
-    grep -E "forecast (eager|capture|per group|fast)" "$OUT/$name/run.log" | sed 's/^/   /'
+    grep -E "forecast (eager|capture|per group|fast|conv choices)" "$OUT/$name/run.log" | sed 's/^/   /'
 done

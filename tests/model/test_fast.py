@@ -37,6 +37,7 @@ from glonet_regions.model.fast_kernels import (
     mlp_residual,
     patch_embed_gemm,
     patch_tokens,
+    pool_major_fc1,
 )
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import rollout
@@ -77,6 +78,43 @@ def test_fused_functions_match_modules() -> None:
     ref = tokens + pool(torch.nn.functional.gelu(fc1(ln(tokens))))
     out = mlp_residual(tokens, ln.weight, ln.bias, ln.eps, fc1.weight, fc1.bias)
     torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    # fc1's rows in the pooling-major order: same result.
+    w, b = pool_major_fc1(fc1.weight, fc1.bias)
+    out = mlp_residual(tokens, ln.weight, ln.bias, ln.eps, w, b, True)
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="not a multiple of D=8"):
+        pool_major_fc1(torch.zeros(12, 8), torch.zeros(12))
+
+
+@inductor_warning
+@pytest.mark.parametrize("impl", ["eager", "compiled"])
+def test_fast_fourier_block_pool_major_fc1(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast block with fc1 in the pooling-major order (the default) equals the module,
+    values and gradients (fc1's included); in inference the reordered weights are cached and
+    rebuilt after a weight update; ``GLONET_REGIONS_POOL_MAJOR=0`` keeps the published order."""
+    torch.manual_seed(12)
+    block = FourierNetBlock(16, mlp_ratio=4, num_blocks=2)
+    for p in block.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    fast = copy.deepcopy(block)
+    fuse_blocks(fast, impl)  # type: ignore[arg-type]
+    x = torch.randn(2, 6 * 5, 16, requires_grad=True)
+    ref = block(x, 6, 5)
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, block.mlp.fc1.weight])
+    for setting in ("", "0"):
+        monkeypatch.setenv("GLONET_REGIONS_POOL_MAJOR", setting)
+        out = fast(x, 6, 5)
+        assert rel(out, ref) < 1e-5
+        g = torch.autograd.grad(out.square().sum(), [x, fast.mlp.fc1.weight])
+        for a, b in zip(g, g_ref, strict=True):
+            assert rel(a, b) < 1e-4
+    monkeypatch.setenv("GLONET_REGIONS_POOL_MAJOR", "")
+    with torch.no_grad():
+        fast(x, 6, 5)
+        assert "_pool_major_cache" in fast.mlp.__dict__
+        fast.mlp.fc1.weight.mul_(2.0)
+        block.mlp.fc1.weight.mul_(2.0)
+        assert rel(fast(x, 6, 5), block(x, 6, 5)) < 1e-5
 
 
 def test_gn_lrelu_folds_the_convolution_bias() -> None:
@@ -478,6 +516,88 @@ def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch)
     assert rel(got_off, want) < 1e-5
 
 
+@inductor_warning
+@pytest.mark.parametrize("impl", ["eager", "compiled"])
+def test_fast_inception_branches_normalised_together(
+    impl: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The branches' GroupNorms, LeakyReLUs and sum in one function (the default) equal the
+    eager Inception, values and gradients, as the per-branch chain does
+    (``GLONET_REGIONS_GN_BRANCHES=0``); the function is called once per Inception."""
+    from glonet_regions.model import fast as fast_module
+
+    ref, fast_mod = _inception_pair(11)
+    fast_mod.conv_strategy = "grouped"
+    fast_mod.fused_impl = impl  # type: ignore[assignment]
+    x = torch.randn(2, 12, 9, 7, requires_grad=True)
+    want = ref(x)
+    g_want = torch.autograd.grad(want.square().sum(), [x, ref.lls[1].norm.weight])
+    real = fast_module._fn
+    for setting, name, count in (("", "gn_lrelu_branches", 1), ("0", "gn_lrelu", 3)):
+        monkeypatch.setenv("GLONET_REGIONS_GN_BRANCHES", setting)
+        calls: list[str] = []
+
+        def counted(fi: object, n: str, calls: list[str] = calls) -> object:
+            fn = real(fi, n)  # type: ignore[arg-type]
+
+            def call(*args: object, **kw: object) -> object:
+                calls.append(n)
+                return fn(*args, **kw)  # type: ignore[operator]
+
+            return call
+
+        monkeypatch.setattr(fast_module, "_fn", counted)
+        got = fast_mod(x)
+        monkeypatch.setattr(fast_module, "_fn", real)
+        assert calls.count(name) == count
+        assert rel(got, want) < 1e-5
+        g = torch.autograd.grad(got.square().sum(), [x, fast_mod.lls[1].norm.weight])
+        for a, b in zip(g, g_want, strict=True):
+            assert rel(a, b) < 1e-4
+
+
+@inductor_warning
+@pytest.mark.parametrize("impl", ["eager", "compiled"])
+def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``space.NO``'s LayerNorm and ``lproj`` as matrix products (the default) equal the
+    module, values and gradients, as the per-convolution form does
+    (``GLONET_REGIONS_LPROJ_GEMM=0``); a ``lproj`` with overlapping kernels keeps the
+    convolutions."""
+    from glonet_regions.model.blocks import GFBlock
+    from glonet_regions.model.fast import _is_unpatch
+
+    torch.manual_seed(13)
+    block = GFBlock(3, 16, 8, 1, 2, 2, 2, (6, 4), (2, 3))
+    fast = copy.deepcopy(block)
+    fuse_blocks(fast, impl)  # type: ignore[arg-type]
+    x = torch.randn(2, 3, 16, 24, requires_grad=True)
+    ref = block(x)
+    g_ref = torch.autograd.grad(ref.square().sum(), [x, block.lproj[2].weight, block.norm.weight])
+    for setting in ("", "0"):
+        monkeypatch.setenv("GLONET_REGIONS_LPROJ_GEMM", setting)
+        fast.__dict__.pop("_lproj_cache", None)
+        out = fast(x)
+        assert out.shape == ref.shape
+        assert out.is_contiguous(memory_format=torch.channels_last)  # as the convolutions give
+        assert rel(out, ref) < 1e-5
+        g = torch.autograd.grad(out.square().sum(), [x, fast.lproj[2].weight, fast.norm.weight])
+        for a, b in zip(g, g_ref, strict=True):
+            assert rel(a, b) < 1e-4
+    monkeypatch.setenv("GLONET_REGIONS_LPROJ_GEMM", "")
+    with torch.no_grad():
+        fast(x)
+        assert "_lproj_cache" in fast.__dict__
+    assert not _is_unpatch(torch.nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1))
+    assert _is_unpatch(torch.nn.ConvTranspose2d(4, 4, 2, stride=2))
+
+
+def test_gn_lrelu_branches_needs_a_branch() -> None:
+    from glonet_regions.model.fast_kernels import gn_lrelu_branches
+
+    with pytest.raises(ValueError, match="at least one branch"):
+        gn_lrelu_branches([], [], [], 2, 1e-5, 0.2, [])
+
+
 def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from glonet_regions.model import fast_kernels
 
@@ -619,8 +739,9 @@ def test_pointwise_projection_under_autocast_with_gradients() -> None:
 def test_patch_embedding_as_one_gemm(
     tiny: Callable[..., Glonet], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The opt-in GEMM patch embedding equals the strided convolution's, eager and compiled
-    (values and gradients), and the fast network with it equals the eager network."""
+    """The GEMM patch embedding (the default) equals the strided convolution's, eager and
+    compiled (values and gradients), and the fast network with it, or with the convolution
+    (``GLONET_REGIONS_PATCH_GEMM=0``), equals the eager network."""
     torch.manual_seed(8)
     conv = torch.nn.Conv2d(3, 7, 4, stride=4)
     x = torch.randn(2, 3, 8, 12, requires_grad=True)
@@ -632,12 +753,27 @@ def test_patch_embedding_as_one_gemm(
         torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
         (g,) = torch.autograd.grad(out.square().sum(), [x])
         torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-4)
-    monkeypatch.setenv("GLONET_REGIONS_PATCH_GEMM", "1")
+    from glonet_regions.model import fast as fast_module
+
     model = tiny()
     fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
     x5 = torch.randn(1, 2, 5, 32, 48)
-    with torch.no_grad():
-        assert rel(fast(x5), model(x5)) < 1e-5
+    calls: list[str] = []
+    for setting, expected in (("", "patch_embed_gemm"), ("0", "patch_tokens")):
+        monkeypatch.setenv("GLONET_REGIONS_PATCH_GEMM", setting)
+        real = fast_module._fn
+
+        def counted(impl: object, name: str, real: Callable[..., object] = real) -> object:
+            calls.append(name)
+            return real(impl, name)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(fast_module, "_fn", counted)
+        calls.clear()
+        with torch.no_grad():
+            assert rel(fast(x5), model(x5)) < 1e-5
+        monkeypatch.setattr(fast_module, "_fn", real)
+        assert expected in calls
+        assert {"patch_embed_gemm", "patch_tokens"} - {expected} - set(calls)
 
 
 @inductor_warning

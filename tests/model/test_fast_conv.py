@@ -93,6 +93,18 @@ def test_merge_candidates() -> None:
     assert merge_candidates(1) == [1]
 
 
+def test_timed_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glonet_regions.model.fast_conv import timed_candidates
+
+    monkeypatch.delenv("GLONET_REGIONS_CONV_NATIVE", raising=False)
+    assert timed_candidates(8) == [4, 2, 1]
+    assert timed_candidates(6) == [3, 1]
+    assert timed_candidates(3) == [3, 1]  # a single merge: the native form stays a candidate
+    assert timed_candidates(1) == [1]
+    monkeypatch.setenv("GLONET_REGIONS_CONV_NATIVE", "1")
+    assert timed_candidates(8) == [8, 4, 2, 1]
+
+
 def test_merged_gradient_reaches_grouped_weight() -> None:
     torch.manual_seed(1)
     conv = torch.nn.Conv2d(8, 16, 3, padding=1, groups=4).double()
@@ -160,8 +172,9 @@ def test_cuda_auto_measures_once_and_matches(
         ref = conv(x)
     rows = choices()
     assert len(rows) == 1  # measured once (on the forward, with or without gradients)
-    assert rows[0]["choice"] in (8, 4, 2, 1)
-    assert {f"groups={n}" for n in (8, 4, 2, 1)} <= set(rows[0])
+    assert rows[0]["choice"] in (4, 2, 1)
+    assert {f"groups={n}" for n in (4, 2, 1)} <= set(rows[0])
+    assert "groups=8" not in rows[0]  # the native form is not timed (timed_candidates)
     assert torch.equal(out, again)
     # The dense kernels may use TF32 (cuDNN's default for float32 convolutions).
     assert float((out - ref).detach().norm() / ref.detach().norm()) < 5e-3

@@ -54,6 +54,8 @@ from glonet_regions.model.fast_kernels import (
     compiled,
     derived_weights,
     dft_matrices,
+    lproj_matrices,
+    pool_major_fc1,
 )
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import BoundaryFn, rollout
@@ -139,16 +141,44 @@ def _glue_enabled() -> bool:
 
 def _gn_from_conv() -> bool:
     """Whether :class:`FastInception` takes its GroupNorm statistics from the Triton
-    convolution's epilogue in inference (opt-in ``GLONET_REGIONS_GN_FROM_CONV=1`` until
-    measured on a GPU)."""
+    convolution's epilogue in inference: opt-in (``GLONET_REGIONS_GN_FROM_CONV=1``); measured
+    slower on an H100 (a 10-day forecast 1.79 -> 1.86 s, session 7: the epilogue slows the
+    convolution more than the statistics pass it saves costs)."""
     return os.environ.get("GLONET_REGIONS_GN_FROM_CONV") == "1"
+
+
+def _gn_branches_enabled() -> bool:
+    """Whether :class:`FastInception` normalises and sums its branches in one fused function
+    (:func:`~glonet_regions.model.fast_kernels.gn_lrelu_branches`) instead of one
+    :func:`~glonet_regions.model.fast_kernels.gn_lrelu` per branch with a running sum; on by
+    default, ``GLONET_REGIONS_GN_BRANCHES=0`` turns it off (for A/B measurements)."""
+    return os.environ.get("GLONET_REGIONS_GN_BRANCHES", "1") != "0"
+
+
+def _lproj_gemm_enabled() -> bool:
+    """Whether :class:`FastGFBlock` runs its final LayerNorm and ``lproj`` as matrix products
+    (:func:`~glonet_regions.model.fast_kernels.lproj_gemm`); on by default,
+    ``GLONET_REGIONS_LPROJ_GEMM=0`` turns it off (for A/B measurements)."""
+    return os.environ.get("GLONET_REGIONS_LPROJ_GEMM", "1") != "0"
+
+
+def _is_unpatch(conv: nn.ConvTranspose2d) -> bool:
+    """Whether ``conv`` maps each input pixel to its own output block: square kernel equal to
+    the stride, no padding, one group, a bias."""
+    k = conv.kernel_size
+    return (
+        k[0] == k[1] and tuple(conv.stride) == tuple(k) and tuple(conv.padding) == (0, 0)
+        and tuple(conv.output_padding) == (0, 0) and tuple(conv.dilation) == (1, 1)
+        and conv.groups == 1 and conv.bias is not None
+    )  # fmt: skip
 
 
 def _patch_gemm() -> bool:
     """Whether :class:`FastGFBlock` embeds patches with one GEMM
     (:func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`) instead of cuDNN's strided
-    convolution: opt-in (``GLONET_REGIONS_PATCH_GEMM=1``) until measured on a GPU."""
-    return os.environ.get("GLONET_REGIONS_PATCH_GEMM") == "1"
+    convolution: on by default (a 10-day forecast 1.79 -> 1.72 s on an H100, session 7);
+    ``GLONET_REGIONS_PATCH_GEMM=0`` turns it off."""
+    return os.environ.get("GLONET_REGIONS_PATCH_GEMM", "1") != "0"
 
 
 def _pointwise(
@@ -263,7 +293,16 @@ class FastInception(Inception):
         # then reads each branch map once instead of twice.
         stats = _gn_from_conv() and self.conv_strategy == "auto" and not torch.is_grad_enabled()
         maps = self._combined(convs, x, stats)
+        norms = [b.norm for b in branches]
+        slopes = {b.activate.negative_slope for b in branches}
+        together = (
+            _gn_branches_enabled()
+            and len({(n.num_groups, n.eps) for n in norms}) == 1
+            and len(slopes) == 1
+        )
         out: Tensor | None = None
+        ys: list[Tensor] = []
+        parts: list[Partials | None] = []
         for i, branch in enumerate(branches):
             norm = branch.norm
             conv = convs[i]
@@ -274,9 +313,20 @@ class FastInception(Inception):
                 y, partials = grouped_conv_stats(conv, x, self.conv_strategy, with_bias=False)
             else:
                 y = grouped_conv(conv, x, self.conv_strategy, with_bias=False)
+            if together:
+                ys.append(y)
+                parts.append(partials)
+                continue
             out = fn(  # type: ignore[operator]
                 y, norm.weight, norm.bias, norm.num_groups, norm.eps,
                 branch.activate.negative_slope, out, conv.bias, partials,
+            )  # fmt: skip
+        if together:
+            together_fn = _fn(self.fused_impl, "gn_lrelu_branches")
+            out = together_fn(  # type: ignore[operator]
+                ys, [n.weight for n in norms], [n.bias for n in norms], norms[0].num_groups,
+                norms[0].eps, slopes.pop(), [c.bias for c in convs],
+                None if all(p is None for p in parts) else parts,
             )  # fmt: skip
         assert out is not None
         return out
@@ -371,7 +421,8 @@ class FastFourierNetBlock(FourierNetBlock):
 
     def forward(self, x: Tensor, h: int, w: int) -> Tensor:
         """Apply the block to tokens ``(B, h*w, D)``."""
-        ln, fc1 = self.normlayer2, self.mlp.fc1
+        ln = self.normlayer2
+        fc1_w, fc1_b, pool_major = self._fc1()
         f = self.filter
         if isinstance(f, FastAFNO):
             ln1 = self.normlayer1
@@ -379,24 +430,46 @@ class FastFourierNetBlock(FourierNetBlock):
             y: Tensor = block(  # type: ignore[operator]
                 x, h, w, (ln1.weight, ln1.bias, ln1.eps),
                 f.fused_args(_mm_dtype(x), h, w, x.device),
-                (ln.weight, ln.bias, ln.eps), (fc1.weight, fc1.bias),
+                (ln.weight, ln.bias, ln.eps), (fc1_w, fc1_b), pool_major,
             )  # fmt: skip
             return y
         x = x + self.filter(self.normlayer1(x), h, w)
         fn = _fn(self.fused_impl, "mlp_residual")
-        out: Tensor = fn(x, ln.weight, ln.bias, ln.eps, fc1.weight, fc1.bias)  # type: ignore[operator]
+        out: Tensor = fn(x, ln.weight, ln.bias, ln.eps, fc1_w, fc1_b, pool_major)  # type: ignore[operator]
         return out
+
+    def _fc1(self) -> tuple[Tensor, Tensor, bool]:
+        """``fc1``'s weight and bias, in the pooling-major row order
+        (:func:`~glonet_regions.model.fast_kernels.pool_major_fc1`, cached in inference) where
+        the hidden width is a multiple of the token width; ``GLONET_REGIONS_POOL_MAJOR=0``
+        keeps the published order (for A/B measurements)."""
+        fc1 = self.mlp.fc1
+        d = fc1.weight.shape[1]
+        off = os.environ.get("GLONET_REGIONS_POOL_MAJOR", "1") == "0"
+        if off or fc1.bias is None or fc1.weight.shape[0] % d:
+            return fc1.weight, fc1.bias, False
+        w, b = derived_weights(
+            self.mlp, "_pool_major_cache", (fc1.weight, fc1.bias), None,
+            lambda: pool_major_fc1(fc1.weight, fc1.bias),
+        )  # fmt: skip
+        return w, b, True
 
 
 class FastGFBlock(GFBlock):
     """:class:`GFBlock` with its convolutions' biases added in fused passes.
 
     The patch embedding runs without its bias, which joins the position embedding in one pass
-    that also lays out the tokens (:func:`~glonet_regions.model.fast_kernels.patch_tokens`; with
-    ``GLONET_REGIONS_PATCH_GEMM=1`` the embedding is one GEMM over the patches,
-    :func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`);
-    each transposed convolution of ``lproj`` runs without its bias, added together with the
-    following tanh (:func:`~glonet_regions.model.fast_kernels.bias_act`).
+    that also lays out the tokens: by default the embedding is one GEMM over the patches
+    with the bias and position in its epilogue
+    (:func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`; with
+    ``GLONET_REGIONS_PATCH_GEMM=0``, cuDNN's strided convolution and
+    :func:`~glonet_regions.model.fast_kernels.patch_tokens`);
+    the final LayerNorm and ``lproj`` (three transposed convolutions whose kernels equal their
+    strides) run as three matrix products and one permuting pass
+    (:func:`~glonet_regions.model.fast_kernels.lproj_gemm`; with
+    ``GLONET_REGIONS_LPROJ_GEMM=0``, or other ``lproj`` shapes, each transposed convolution
+    runs without its bias, added together with the following tanh,
+    :func:`~glonet_regions.model.fast_kernels.bias_act`).
     """
 
     fused_impl: FusedImpl = "eager"
@@ -416,12 +489,24 @@ class FastGFBlock(GFBlock):
             z = tokens(_conv(proj, x), proj.bias, pos)  # type: ignore[operator]
         for blk in self.blks:
             z = maybe_checkpoint(blk, z, h, w, enabled=self.use_checkpoint)
-        z = self.norm(z)
-        z = z.transpose(1, 2).reshape(n, -1, h, w)
-        fn = _fn(self.fused_impl, "bias_act")
         t1, _, t2, _, t3 = self.lproj
         assert isinstance(t1, nn.ConvTranspose2d) and isinstance(t2, nn.ConvTranspose2d)
         assert isinstance(t3, nn.ConvTranspose2d)
+        convs = (t1, t2, t3)
+        if _lproj_gemm_enabled() and all(_is_unpatch(t) for t in convs):
+            params = tuple(p for t in convs for p in (t.weight, t.bias))
+            mats = derived_weights(
+                self, "_lproj_cache", params, None,  # type: ignore[arg-type]
+                lambda: tuple(lproj_matrices(t.weight, t.bias) for t in convs),  # type: ignore[arg-type]
+            )  # fmt: skip
+            layers = tuple((m, b, t.stride[0]) for (m, b), t in zip(mats, convs, strict=True))
+            head = _fn(self.fused_impl, "lproj_gemm")
+            ln = self.norm
+            y: Tensor = head(z, h, w, (ln.weight, ln.bias, ln.eps), layers)  # type: ignore[operator]
+            return y
+        z = self.norm(z)
+        z = z.transpose(1, 2).reshape(n, -1, h, w)
+        fn = _fn(self.fused_impl, "bias_act")
         z = fn(_conv_t(t1, z), t1.bias, None, "tanh")  # type: ignore[operator]
         z = fn(_conv_t(t2, z), t2.bias, None, "tanh")  # type: ignore[operator]
         out: Tensor = fn(_conv_t(t3, z), t3.bias)  # type: ignore[operator]

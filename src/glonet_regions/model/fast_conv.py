@@ -58,6 +58,7 @@ __all__ = [
     "load_choices",
     "measurement_seconds",
     "merge_candidates",
+    "timed_candidates",
     "save_choices",
 ]
 
@@ -157,6 +158,18 @@ def merge_candidates(groups: int) -> list[int]:
     return out
 
 
+def timed_candidates(groups: int) -> list[int]:
+    """The group counts ``"auto"`` times: :func:`merge_candidates` without ``groups`` itself
+    where at least two merges remain. cuDNN's grouped kernels never beat a merged form on any
+    GLONET shape on an H100 or an H200 (sessions 5-7, 20 shapes), and autotuning them is the
+    slowest part of a first run's measurements (the 11 x 11 kernels run 4 ms and more per
+    trial). ``GLONET_REGIONS_CONV_NATIVE=1`` times them too."""
+    merges = merge_candidates(groups)
+    if os.environ.get("GLONET_REGIONS_CONV_NATIVE") == "1" or len(merges) < 3:
+        return merges
+    return merges[1:]
+
+
 def _compute_dtype(x: Tensor) -> torch.dtype:
     """The dtype a convolution of ``x`` runs in: autocast's when it is on, else ``x``'s."""
     dev = x.device.type
@@ -217,7 +230,7 @@ def _measure(conv: nn.Conv2d, x: Tensor) -> dict[str, float | int]:
     out: dict[str, float | int] = {}
     best: tuple[float, int] | None = None
     with torch.no_grad():
-        for run_groups in merge_candidates(conv.groups):
+        for run_groups in timed_candidates(conv.groups):
             ms = _median_ms(lambda n=run_groups: _run(probe, xd, n))  # type: ignore[misc]
             out[f"groups={run_groups}"] = ms
             if best is None or ms < best[0]:
