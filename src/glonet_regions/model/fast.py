@@ -5,9 +5,10 @@ Two entry points:
 * :func:`optimise_model` prepares a network for training or inference on a device. ``"eager"``
   leaves it as built; ``"fast"`` (the ``"auto"`` choice on CUDA) turns on cuDNN autotuning,
   stores convolution weights channels-last and swaps the GroupNorm+LeakyReLU chains, the
-  Inception branch sums, the AFNO spectral MLPs (two batched products over interleaved
-  real/imag modes), the FourierNetBlock MLP halves and the ``space`` branch's convolution
-  biases and sums (:class:`FastFoTF`, :class:`FastGFBlock`) for fused functions
+  Inception branch sums (one pass over an Inception's branches), the AFNO spectral MLPs (two
+  batched products over interleaved real/imag modes), the FourierNetBlock MLP halves, the
+  ``space`` branch's convolution biases and sums (:class:`FastFoTF`) and ``space.NO``'s patch
+  embedding and ``lproj`` head as matrix products (:class:`FastGFBlock`) for fused functions
   (:mod:`glonet_regions.model.fast_kernels`, compiled lazily with ``torch.compile`` on CUDA).
   The state dict (names, shapes, values) is unchanged, so checkpoints and the published weights
   load the same. In training it also picks which branches recompute their activations.
