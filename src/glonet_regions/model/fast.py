@@ -494,7 +494,9 @@ class FastGFBlock(GFBlock):
         assert isinstance(t1, nn.ConvTranspose2d) and isinstance(t2, nn.ConvTranspose2d)
         assert isinstance(t3, nn.ConvTranspose2d)
         convs = (t1, t2, t3)
-        if _lproj_gemm_enabled() and all(_is_unpatch(t) for t in convs):
+        ln = self.norm
+        plain_norm = type(ln) is nn.LayerNorm and ln.weight is not None and ln.bias is not None
+        if _lproj_gemm_enabled() and plain_norm and all(_is_unpatch(t) for t in convs):
             params = tuple(p for t in convs for p in (t.weight, t.bias))
             mats = derived_weights(
                 self, "_lproj_cache", params, None,  # type: ignore[arg-type]
@@ -502,7 +504,6 @@ class FastGFBlock(GFBlock):
             )  # fmt: skip
             layers = tuple((m, b, t.stride[0]) for (m, b), t in zip(mats, convs, strict=True))
             head = _fn(self.fused_impl, "lproj_gemm")
-            ln = self.norm
             y: Tensor = head(z, h, w, (ln.weight, ln.bias, ln.eps), layers)  # type: ignore[operator]
             return y
         z = self.norm(z)
