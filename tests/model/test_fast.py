@@ -479,6 +479,26 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
         assert rel(a, b) < 1e-4
 
 
+def _record_fused_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the fused functions the fast modules call from now on (in call order)."""
+    from glonet_regions.model import fast as fast_module
+
+    calls: list[str] = []
+    real = fast_module._fn
+
+    def recording(impl: object, name: str) -> object:
+        fn = real(impl, name)  # type: ignore[arg-type]
+
+        def call(*args: object, **kw: object) -> object:
+            calls.append(name)
+            return fn(*args, **kw)  # type: ignore[operator]
+
+        return call
+
+    monkeypatch.setattr(fast_module, "_fn", recording)
+    return calls
+
+
 def _inception_pair(seed: int) -> tuple[Inception, FastInception]:
     """A small Inception and its fast copy with ``"auto"`` convolutions (same weights)."""
     torch.manual_seed(seed)
@@ -524,31 +544,17 @@ def test_fast_inception_branches_normalised_together(
     """The branches' GroupNorms, LeakyReLUs and sum in one function (the default) equal the
     eager Inception, values and gradients, as the per-branch chain does
     (``GLONET_REGIONS_GN_BRANCHES=0``); the function is called once per Inception."""
-    from glonet_regions.model import fast as fast_module
-
     ref, fast_mod = _inception_pair(11)
     fast_mod.conv_strategy = "grouped"
     fast_mod.fused_impl = impl  # type: ignore[assignment]
     x = torch.randn(2, 12, 9, 7, requires_grad=True)
     want = ref(x)
     g_want = torch.autograd.grad(want.square().sum(), [x, ref.lls[1].norm.weight])
-    real = fast_module._fn
+    calls = _record_fused_calls(monkeypatch)
     for setting, name, count in (("", "gn_lrelu_branches", 1), ("0", "gn_lrelu", 3)):
         monkeypatch.setenv("GLONET_REGIONS_GN_BRANCHES", setting)
-        calls: list[str] = []
-
-        def counted(fi: object, n: str, calls: list[str] = calls) -> object:
-            fn = real(fi, n)  # type: ignore[arg-type]
-
-            def call(*args: object, **kw: object) -> object:
-                calls.append(n)
-                return fn(*args, **kw)  # type: ignore[operator]
-
-            return call
-
-        monkeypatch.setattr(fast_module, "_fn", counted)
+        calls.clear()
         got = fast_mod(x)
-        monkeypatch.setattr(fast_module, "_fn", real)
         assert calls.count(name) == count
         assert rel(got, want) < 1e-5
         g = torch.autograd.grad(got.square().sum(), [x, fast_mod.lls[1].norm.weight])
@@ -753,25 +759,15 @@ def test_patch_embedding_as_one_gemm(
         torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
         (g,) = torch.autograd.grad(out.square().sum(), [x])
         torch.testing.assert_close(g, g_ref, rtol=1e-4, atol=1e-4)
-    from glonet_regions.model import fast as fast_module
-
     model = tiny()
     fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
     x5 = torch.randn(1, 2, 5, 32, 48)
-    calls: list[str] = []
+    calls = _record_fused_calls(monkeypatch)
     for setting, expected in (("", "patch_embed_gemm"), ("0", "patch_tokens")):
         monkeypatch.setenv("GLONET_REGIONS_PATCH_GEMM", setting)
-        real = fast_module._fn
-
-        def counted(impl: object, name: str, real: Callable[..., object] = real) -> object:
-            calls.append(name)
-            return real(impl, name)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(fast_module, "_fn", counted)
         calls.clear()
         with torch.no_grad():
             assert rel(fast(x5), model(x5)) < 1e-5
-        monkeypatch.setattr(fast_module, "_fn", real)
         assert expected in calls
         assert {"patch_embed_gemm", "patch_tokens"} - {expected} - set(calls)
 

@@ -324,10 +324,11 @@ def compile_threads() -> int:
     ``GLONET_REGIONS_TRITON_COMPILE_THREADS``, by default the CPU count up to 8; ``0`` compiles
     each configuration on its first call, one after another.
 
-    A first run on a fresh machine JIT-compiles about 100 kernel variants (20 shapes x 5
-    configurations, ~0.5 s each); Triton's passes release the GIL part of the time (2 threads
-    compiled 1.43x faster than one on a 2-core CPU). Parallel compilation changes when kernels
-    are compiled, not what runs; where Triton cannot do it, ``precompile`` steps aside.
+    A first run on a fresh machine JIT-compiles about 60 kernel variants (20 shapes x 3
+    configurations, ~0.5 s each); Triton's passes release the GIL part of the time (a first
+    forecast capture on an H100 took 91.8 s compiling in parallel, 110.4 s one after another,
+    session 7). Parallel compilation changes when kernels are compiled, not what runs; where
+    Triton cannot do it, ``precompile`` steps aside.
     """
     raw = os.environ.get("GLONET_REGIONS_TRITON_COMPILE_THREADS", "").strip()
     if not raw:
@@ -529,10 +530,16 @@ def _combined_config(
 def _combined_choice(rec: dict[str, float | int]) -> int | None:
     """The fastest configuration in ``rec`` if it beats the branches run separately (from the
     timings: a saved index may predate a changed ``CONFIGS``)."""
+    return _fastest_under(rec, float(rec["separate"]))
+
+
+def _fastest_under(rec: dict[str, float | int], baseline_ms: float) -> int | None:
+    """Index of the fastest Triton configuration timed in ``rec`` if it is faster than
+    ``baseline_ms``, else ``None``."""
     from glonet_regions.model import triton_conv
 
     best = _fastest(rec)
-    if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= rec["separate"]:
+    if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= baseline_ms:
         return None
     return best
 
@@ -559,13 +566,7 @@ def _has_triton(rec: dict[str, float | int] | None) -> bool:
 
 def _triton_choice(rec: dict[str, float | int]) -> int | None:
     """The index of the fastest Triton configuration if it beats every cuDNN form in ``rec``."""
-    from glonet_regions.model import triton_conv
-
-    cudnn = min(float(v) for k, v in rec.items() if k.startswith("groups="))
-    best = _fastest(rec)
-    if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= cudnn:
-        return None
-    return best
+    return _fastest_under(rec, min(float(v) for k, v in rec.items() if k.startswith("groups=")))
 
 
 def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
