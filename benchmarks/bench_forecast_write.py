@@ -3,7 +3,7 @@
 The forecast itself (three full-size depth groups, 5 autoregressive calls each) is timed on the
 GPU by ``benchmarks/gpu.py``; this script times the other part of a forecast's wall time:
 building the OceanBench-shaped cube (1 start date, 10 lead days, 21 depths, 1081 x 865) and
-writing it with :func:`glonet_regions.evaluation.writer.write_cube`.
+writing it with :func:`glonet_regions.forecast.cube.write_cube`.
 
 Usage: ``python benchmarks/bench_forecast_write.py [--out-dir DIR] [--days 10]``.
 """
@@ -28,7 +28,7 @@ def main() -> None:
 
     from glonet_regions.core.depth import GLONET_LEVELS
     from glonet_regions.core.grid import Grid
-    from glonet_regions.evaluation.writer import build_cube, write_cube
+    from glonet_regions.forecast.cube import build_cube, write_cube
 
     grid = Grid.regular(lon0=-19.0, lat0=26.0, dlon=1 / 36, dlat=1 / 36, nlon=865, nlat=1081)
     nz = len(GLONET_LEVELS)

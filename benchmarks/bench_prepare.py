@@ -47,7 +47,7 @@ def main() -> None:
         ("synthetic (writer only)", SyntheticSource(region.grid, dt.date(2021, 1, 1), n_days))
     ]
     if not args.no_sample:
-        from glonet_regions.data.sample import generate_sample
+        from glonet_regions.sample.generate import generate_sample
 
         t0 = time.perf_counter()
         info = generate_sample(region, scratch / "sample", variant="demo", n_days=n_days, stride=1)

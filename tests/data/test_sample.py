@@ -22,8 +22,9 @@ from glonet_regions.core import (
     Region,
 )
 from glonet_regions.core.errors import DataError, ValidationError
-from glonet_regions.data import sample_ocean as so
-from glonet_regions.data.sample import (
+from glonet_regions.data.vertical import interpolate_levels
+from glonet_regions.sample import ocean as so
+from glonet_regions.sample.generate import (
     GENERATOR_VERSION,
     SampleInfo,
     generate_sample,
@@ -32,7 +33,6 @@ from glonet_regions.data.sample import (
     native_levels_for,
     sample_splits,
 )
-from glonet_regions.data.vertical import interpolate_levels
 
 N_DAYS = 30
 

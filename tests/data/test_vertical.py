@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from glonet_regions.core.depth import GLONET_LEVELS
 from glonet_regions.core.errors import ValidationError
-from glonet_regions.data.sample import IBI_LEVELS
 from glonet_regions.data.vertical import (
     VerticalInterpolator,
     interpolate_dataset,
     interpolate_levels,
 )
+from glonet_regions.sample.generate import IBI_LEVELS
 
 IBI = np.asarray(IBI_LEVELS)
 GLONET = np.asarray(GLONET_LEVELS.values)

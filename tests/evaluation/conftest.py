@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.synthetic import synthetic_daily
 from glonet_regions.registry import facade
 from glonet_regions.registry.manager import make_plugin_manager
 from glonet_regions.testing.dummy import DummyPlugin, make_dummy_region
+from glonet_regions.testing.synthetic import synthetic_daily
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
 IBI_FILE = REAL / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"

@@ -21,8 +21,8 @@ from glonet_regions.evaluation.climatology import (
     harmonic_climatology,
 )
 from glonet_regions.evaluation.pipeline import evaluate_forecast
-from glonet_regions.evaluation.sources import FileSource
-from glonet_regions.evaluation.synthetic import synthetic_daily
+from glonet_regions.forecast.sources import FileSource
+from glonet_regions.testing.synthetic import synthetic_daily
 
 OMEGA = 2 * np.pi / 365.25
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from glonet_regions.boundary.providers import StripBoundary
-from glonet_regions.evaluation.forecast import run_group
+from glonet_regions.forecast.runner import run_group
 
 
 class AddOne(nn.Module):

@@ -23,8 +23,8 @@ from glonet_regions.evaluation.lagrangian import (
 from glonet_regions.evaluation.pipeline import LAGRANGIAN_METRIC, evaluate_forecast
 from glonet_regions.evaluation.report import skill_table, write_report
 from glonet_regions.evaluation.scoring import SCORE_COLUMNS
-from glonet_regions.evaluation.sources import FileSource
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD
+from glonet_regions.forecast.sources import FileSource
 
 LAT = np.arange(40.0, 46.0 + 1e-9, 0.1)
 LON = np.arange(-10.0, -2.0 + 1e-9, 0.1)

@@ -11,9 +11,9 @@ import xarray as xr
 
 from glonet_regions.core.errors import UnknownNameError
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.forecast import persistence_cube
 from glonet_regions.evaluation.pipeline import evaluate_forecast
-from glonet_regions.evaluation.sources import FileSource
+from glonet_regions.forecast.runner import persistence_cube
+from glonet_regions.forecast.sources import FileSource
 
 IBI = (
     Path(__file__).resolve().parents[2]

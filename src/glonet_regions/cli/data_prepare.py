@@ -127,8 +127,8 @@ def prepare(
 @user_errors
 def sample(region_name: str, out: Path, variant: str, seed: int) -> None:
     """Generate the embedded synthetic sample of REGION_NAME into --out."""
-    from glonet_regions.data.sample import generate_sample
     from glonet_regions.registry.facade import get_region
+    from glonet_regions.sample.generate import generate_sample
 
     info = generate_sample(get_region(region_name), out, variant=variant, seed=seed)  # type: ignore[arg-type]
     click.echo(f"Sample ({info.variant}, seed {info.seed}) in {out}: {info.start} .. {info.end}")

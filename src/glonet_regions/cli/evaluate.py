@@ -104,8 +104,8 @@ def evaluate(
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
     from glonet_regions.evaluation.pipeline import evaluate_forecast
     from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
-    from glonet_regions.evaluation.sources import FileSource, StoreSource
-    from glonet_regions.evaluation.writer import open_cube
+    from glonet_regions.forecast.cube import open_cube
+    from glonet_regions.forecast.sources import FileSource, StoreSource
     from glonet_regions.registry.facade import get_region
 
     lead_day_list = _ints(lead_days, "--lead-days")

@@ -102,14 +102,14 @@ def forecast(
     the checkpoint are filled with persistence (the file's attributes say which).
     """
     from glonet_regions.core.errors import ValidationError
-    from glonet_regions.evaluation.forecast import (
+    from glonet_regions.evaluation.locate import store_from_hints
+    from glonet_regions.forecast.cube import write_cube
+    from glonet_regions.forecast.runner import (
         default_start_dates,
         persistence_cube,
         run_bundle_forecast,
     )
-    from glonet_regions.evaluation.locate import store_from_hints
-    from glonet_regions.evaluation.sources import FileSource, StoreSource
-    from glonet_regions.evaluation.writer import write_cube
+    from glonet_regions.forecast.sources import FileSource, StoreSource
     from glonet_regions.registry.facade import get_region
 
     starts = _dates(start)

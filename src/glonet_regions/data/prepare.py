@@ -520,9 +520,9 @@ def load_or_generate_sample(
     version of the generator) it is generated there.
 
     Returns:
-        The :class:`~glonet_regions.data.sample.SampleInfo`.
+        The :class:`~glonet_regions.sample.generate.SampleInfo`.
     """
-    from glonet_regions.data import sample as sample_mod
+    from glonet_regions.sample import generate as sample_mod
 
     try:
         info = sample_mod.SampleInfo.load(folder)
@@ -557,7 +557,7 @@ def prepare_sample_store(
     """Generate (or reuse) the SYNTHETIC sample of ``region`` and build its training store.
 
     What ``data prepare --sample`` and ``finetune --sample`` do: the sample (see
-    :mod:`glonet_regions.data.sample`) is reused from ``sample_dir`` when it matches
+    :mod:`glonet_regions.sample.generate`) is reused from ``sample_dir`` when it matches
     ``variant`` and ``seed``, else generated there; the store is then built (or resumed, or
     left alone when complete) with the sample's own train/validation/test splits.
 
@@ -587,7 +587,7 @@ def prepare_sample_store(
             "start": str(info.start),
             "end": str(info.end),
             "description": info.description,
-            "note": "synthetic embedded sample (see glonet_regions.data.sample)",
+            "note": "synthetic embedded sample (see glonet_regions.sample.generate)",
         }
     }
     source = CanonicalSource.from_files(

@@ -53,7 +53,7 @@ class PrepareSource(Protocol):
 class SyntheticSource:
     """Deterministic analytic ocean fields on any grid, for tests and benchmarks only.
 
-    Not a stand-in for real data (the embedded sample, :mod:`glonet_regions.data.sample`, is
+    Not a stand-in for real data (the embedded sample, :mod:`glonet_regions.sample.generate`, is
     the realistic synthetic dataset): it only exercises the writer and loader at any size.
     Bathymetry deepens westwards and southwards; a block in the north-east corner is land.
     The boundary source is the same field with a small bias (a "global model" that differs).

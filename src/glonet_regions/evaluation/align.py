@@ -17,7 +17,7 @@ import xarray as xr
 from glonet_regions.core.errors import DataError, GridMismatchError
 from glonet_regions.core.grid import Grid, find_lat_lon_names
 from glonet_regions.core.variables import GLONET_VARIABLES, VariableSet
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, add_cf_attributes, cube_dates
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD, add_cf_attributes, cube_dates
 
 __all__ = [
     "canonical_daily",

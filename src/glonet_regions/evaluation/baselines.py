@@ -18,7 +18,7 @@ from glonet_regions.core.errors import DataError
 from glonet_regions.core.grid import Grid
 from glonet_regions.evaluation.align import daily_to_cube, snap_to_grid
 from glonet_regions.evaluation.climatology import climatology_cube
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, add_cf_attributes, validate_cube
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD, add_cf_attributes, validate_cube
 
 __all__ = [
     "climatology_forecast",

@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from glonet_regions.core.errors import DataError, ValidationError
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, cube_dates
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD, cube_dates
 
 __all__ = [
     "DOY",

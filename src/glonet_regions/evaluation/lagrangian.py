@@ -60,7 +60,7 @@ import xarray as xr
 
 from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.core.grid import EARTH_RADIUS_M, great_circle_km
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD
 
 __all__ = [
     "DAY_S",

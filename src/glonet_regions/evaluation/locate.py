@@ -51,6 +51,6 @@ def sample_info_for_store(store: str | Path) -> Any | None:
     folder = sample_dir_for_store(store)
     if folder is None:
         return None
-    from glonet_regions.data.sample import SampleInfo
+    from glonet_regions.sample.generate import SampleInfo
 
     return SampleInfo.load(folder)

@@ -38,8 +38,8 @@ from glonet_regions.evaluation.scoring import (
     region_zones,
     score_models,
 )
-from glonet_regions.evaluation.sources import DailySource
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD, validate_cube
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD, validate_cube
+from glonet_regions.forecast.sources import DailySource
 
 __all__ = [
     "LAGRANGIAN_METRIC",

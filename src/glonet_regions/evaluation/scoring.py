@@ -26,7 +26,7 @@ from glonet_regions.core.region import Region, SubRegion
 from glonet_regions.evaluation import fast_scores as fs
 from glonet_regions.evaluation import metrics as m
 from glonet_regions.evaluation.align import depth_indices
-from glonet_regions.evaluation.writer import FIRST_DAY, LEAD
+from glonet_regions.forecast.cube import FIRST_DAY, LEAD
 
 __all__ = [
     "BUILTIN_METRICS",

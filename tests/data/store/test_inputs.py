@@ -18,7 +18,7 @@ from glonet_regions.data.loader import GlonetStoreDataset
 from glonet_regions.data.prepare import prepare_store
 from glonet_regions.data.store import Layout, StoreReader
 
-sample_mod = pytest.importorskip("glonet_regions.data.sample")
+sample_mod = pytest.importorskip("glonet_regions.sample.generate")
 
 
 @pytest.fixture(scope="module")

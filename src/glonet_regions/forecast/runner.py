@@ -23,8 +23,8 @@ from glonet_regions.core.errors import CheckpointIncompatibleError, DataError, V
 from glonet_regions.core.region import Region
 from glonet_regions.evaluation.align import snap_to_grid
 from glonet_regions.evaluation.baselines import persistence_forecast
-from glonet_regions.evaluation.sources import DailySource, StoreSource
-from glonet_regions.evaluation.writer import build_cube, provenance_attrs
+from glonet_regions.forecast.cube import build_cube, provenance_attrs
+from glonet_regions.forecast.sources import DailySource, StoreSource
 
 __all__ = [
     "default_start_dates",

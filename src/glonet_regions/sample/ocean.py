@@ -73,7 +73,7 @@ def smoothstep(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def land_mask(grid: Grid) -> np.ndarray:
     """Boolean ``(nlat, nlon)`` land mask of ``grid`` from the 1 km ``global-land-mask``."""
-    from glonet_regions.data.sample_land import is_land
+    from glonet_regions.sample.land import is_land
 
     lat2d, lon2d = np.meshgrid(grid.lat, grid.lon, indexing="ij")
     lon2d = (lon2d + 180.0) % 360.0 - 180.0

@@ -184,6 +184,6 @@ class StoreSource:
                 "longitude": grid.lon,
             },
         )
-        from glonet_regions.evaluation.writer import add_cf_attributes
+        from glonet_regions.forecast.cube import add_cf_attributes
 
         return add_cf_attributes(ds, GLONET_VARIABLES)

@@ -12,7 +12,7 @@ import numpy as np
 import xarray as xr
 
 from glonet_regions.core.grid import Grid
-from glonet_regions.evaluation.writer import add_cf_attributes
+from glonet_regions.forecast.cube import add_cf_attributes
 
 __all__ = ["synthetic_daily"]
 
