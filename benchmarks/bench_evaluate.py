@@ -23,8 +23,8 @@ import pandas as pd
 
 from glonet_regions.core.grid import BBox, Grid
 from glonet_regions.core.region import Region, SubRegion
-from glonet_regions.evaluation.align import daily_to_cube
 from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS, region_zones, score_models
+from glonet_regions.forecast.align import daily_to_cube
 from glonet_regions.testing.synthetic import synthetic_daily
 
 

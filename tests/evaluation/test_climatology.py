@@ -12,7 +12,6 @@ import xarray as xr
 
 from glonet_regions.core.errors import ValidationError
 from glonet_regions.core.region import DateRange, DateSplits, Region
-from glonet_regions.evaluation.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.climatology import (
     DOY,
     HARMONIC_METHOD,
@@ -21,6 +20,7 @@ from glonet_regions.evaluation.climatology import (
     harmonic_climatology,
 )
 from glonet_regions.evaluation.pipeline import evaluate_forecast
+from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.forecast.sources import FileSource
 from glonet_regions.testing.synthetic import synthetic_daily
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from glonet_regions.core.errors import ValidationError
 from glonet_regions.core.grid import EARTH_RADIUS_M, great_circle_km
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.lagrangian import (
     advect,
     seed_particles,
@@ -23,6 +22,7 @@ from glonet_regions.evaluation.lagrangian import (
 from glonet_regions.evaluation.pipeline import LAGRANGIAN_METRIC, evaluate_forecast
 from glonet_regions.evaluation.report import skill_table, write_report
 from glonet_regions.evaluation.scoring import SCORE_COLUMNS
+from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.forecast.cube import FIRST_DAY, LEAD
 from glonet_regions.forecast.sources import FileSource
 

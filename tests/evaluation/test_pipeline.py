@@ -11,10 +11,10 @@ import xarray as xr
 
 from glonet_regions.core.errors import DataError
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.pipeline import evaluate_forecast
 from glonet_regions.evaluation.report import skill_table, write_report
 from glonet_regions.evaluation.scoring import interior_mask
+from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.forecast.runner import persistence_cube
 from glonet_regions.forecast.sources import FileSource
 

@@ -100,10 +100,10 @@ def evaluate(
     into --out.
     """
     from glonet_regions.core.errors import ValidationError
-    from glonet_regions.evaluation.align import open_daily
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
     from glonet_regions.evaluation.pipeline import evaluate_forecast
     from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
+    from glonet_regions.forecast.align import open_daily
     from glonet_regions.forecast.cube import open_cube
     from glonet_regions.forecast.sources import FileSource, StoreSource
     from glonet_regions.registry.facade import get_region
@@ -173,7 +173,7 @@ def _open_any(path: Path) -> Any:
     import xarray as xr
 
     from glonet_regions.core.errors import DataError
-    from glonet_regions.evaluation.align import open_daily
+    from glonet_regions.forecast.align import open_daily
 
     if not path.exists():
         raise DataError(f"Reference file {path} does not exist")
@@ -186,7 +186,7 @@ def _open_any(path: Path) -> Any:
 def _open_global(files: list[Path]) -> Any:
     import xarray as xr
 
-    from glonet_regions.evaluation.align import canonical_daily
+    from glonet_regions.forecast.align import canonical_daily
 
     parts = [canonical_daily(xr.open_dataset(p), source=str(p)) for p in files]
     return xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]

@@ -16,9 +16,10 @@ import xarray as xr
 
 from glonet_regions.core.errors import DataError
 from glonet_regions.core.grid import Grid
-from glonet_regions.evaluation.align import daily_to_cube, snap_to_grid
 from glonet_regions.evaluation.climatology import climatology_cube
+from glonet_regions.forecast.align import daily_to_cube, snap_to_grid
 from glonet_regions.forecast.cube import FIRST_DAY, LEAD, add_cf_attributes, validate_cube
+from glonet_regions.forecast.persistence import persistence_forecast
 
 __all__ = [
     "climatology_forecast",
@@ -26,21 +27,6 @@ __all__ = [
     "reference_forecast",
     "regrid_to_grid",
 ]
-
-
-def persistence_forecast(daily: xr.Dataset, first_days: Sequence[Any], n_lead: int) -> xr.Dataset:
-    """The day before each start date, held for ``n_lead`` days.
-
-    Raises:
-        DataError: when ``daily`` lacks the day before a start date.
-    """
-    one = daily_to_cube(daily, first_days, 1, offset_days=-1, source="persistence initial day")
-    out = xr.concat([one.isel({LEAD: 0}, drop=True)] * n_lead, dim=LEAD)
-    out = out.assign_coords({LEAD: np.arange(n_lead, dtype=np.int64)})
-    order = [d for d in (FIRST_DAY, LEAD, "depth", "latitude", "longitude") if d in out.dims]
-    out = out.transpose(*order, ...)
-    out.attrs = {"model": "persistence", "description": "last initial-condition day held"}
-    return add_cf_attributes(out)
 
 
 def climatology_forecast(clim: xr.Dataset, first_days: Sequence[Any], n_lead: int) -> xr.Dataset:

@@ -19,7 +19,6 @@ import xarray as xr
 from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.core.grid import Grid
 from glonet_regions.core.region import Region, SubRegion
-from glonet_regions.evaluation.align import daily_to_cube, depth_indices, snap_to_grid
 from glonet_regions.evaluation.baselines import (
     climatology_forecast,
     persistence_forecast,
@@ -38,6 +37,7 @@ from glonet_regions.evaluation.scoring import (
     region_zones,
     score_models,
 )
+from glonet_regions.forecast.align import daily_to_cube, depth_indices, snap_to_grid
 from glonet_regions.forecast.cube import FIRST_DAY, LEAD, validate_cube
 from glonet_regions.forecast.sources import DailySource
 

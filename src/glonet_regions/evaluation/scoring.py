@@ -25,7 +25,7 @@ from glonet_regions.core.grid import BBox, Grid
 from glonet_regions.core.region import Region, SubRegion
 from glonet_regions.evaluation import fast_scores as fs
 from glonet_regions.evaluation import metrics as m
-from glonet_regions.evaluation.align import depth_indices
+from glonet_regions.forecast.align import depth_indices
 from glonet_regions.forecast.cube import FIRST_DAY, LEAD
 
 __all__ = [
@@ -302,7 +302,7 @@ def score_models(
 
     Args:
         models: Model name to a forecast cube already on ``grid`` with the truth's start dates
-            and lead days (see :mod:`glonet_regions.evaluation.align`).
+            and lead days (see :mod:`glonet_regions.forecast.align`).
         truth: The truth cube (same layout).
         grid: The common grid.
         zones: Where to score (:func:`region_zones`).

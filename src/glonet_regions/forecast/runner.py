@@ -21,9 +21,9 @@ import xarray as xr
 
 from glonet_regions.core.errors import CheckpointIncompatibleError, DataError, ValidationError
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.align import snap_to_grid
-from glonet_regions.evaluation.baselines import persistence_forecast
+from glonet_regions.forecast.align import snap_to_grid
 from glonet_regions.forecast.cube import build_cube, provenance_attrs
+from glonet_regions.forecast.persistence import persistence_forecast
 from glonet_regions.forecast.sources import DailySource, StoreSource
 
 __all__ = [

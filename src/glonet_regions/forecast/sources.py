@@ -18,7 +18,7 @@ from glonet_regions.core.errors import DataError, StoreError
 from glonet_regions.core.grid import Grid
 from glonet_regions.core.region import DateSplits
 from glonet_regions.core.variables import GLONET_VARIABLES
-from glonet_regions.evaluation.align import depth_indices, open_daily
+from glonet_regions.forecast.align import depth_indices, open_daily
 
 __all__ = ["DailySource", "FileSource", "StoreSource"]
 
