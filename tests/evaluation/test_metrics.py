@@ -45,7 +45,9 @@ def test_area_weights_matter_for_error_varying_with_latitude() -> None:
     expected_u = np.sqrt((1 + 4 + 9) / 3)
     assert float(rmse(fc, truth, w)) == pytest.approx(expected_w)
     assert float(rmse(fc, truth, None)) == pytest.approx(expected_u)
-    assert float(rmsd_oceanbench(fc, truth)) == pytest.approx(expected_u)
+    # OceanBench 0.4-0.6 weights its RMSD by cos(latitude) too.
+    assert float(rmsd_oceanbench(fc, truth)) == pytest.approx(expected_w)
+    assert float(rmsd_oceanbench(fc, truth, np.ones((3, 2)))) == pytest.approx(expected_u)
     assert expected_w != pytest.approx(expected_u)
     # Grid.area_weights (cell areas) agree with cos-lat on a regular grid up to normalisation.
     g = Grid.regular(lon0=0, lat0=0, dlon=1, dlat=30, nlon=2, nlat=3)

@@ -94,10 +94,11 @@ def evaluate(
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
 
-    Scores per variable, depth and lead day: OceanBench RMSD and WeatherBench-2 RMSE, bias and
-    ACC, over the interior of the region and each sub-region, plus the Lagrangian trajectory
-    deviation (km) of surface drifters. Writes scores.csv, scores.json, plots and report.html
-    into --out.
+    Scores per variable, depth and lead day: OceanBench RMSD (cos-latitude weighted, with its
+    missing fraction) and the Lagrangian trajectory deviation (km) of surface drifters over the
+    whole evaluation box, open-boundary zone included, as OceanBench; WeatherBench-2 RMSE, bias
+    and ACC over the interior (open-boundary zone excluded); over the region and each
+    sub-region. Writes scores.csv, scores.json, plots and report.html into --out.
     """
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.align import open_daily
@@ -193,12 +194,24 @@ def _open_global(files: list[Path]) -> Any:
 
 
 def _summary(result: Any) -> str:
+    from glonet_regions.evaluation.headline import headlines, headlines_text
     from glonet_regions.evaluation.report import skill_table
 
+    meta = result.meta
+    lines = [
+        f"{result.forecast_name}: boundary mode {meta.get('boundary_mode', 'unknown')} "
+        f"({meta.get('boundary_mode_description', '')})"
+    ]
+    if meta.get("depth_groups_persistence"):
+        groups = ", ".join(meta["depth_groups_persistence"])
+        lines.append(f"depth groups not in the checkpoint (persistence): {groups}")
+    head = headlines_text(headlines(result.scores, meta))
+    if head:
+        lines += [head, ""]
     table = skill_table(result.scores, result.forecast_name)
-    lines = [f"{result.forecast_name}: skill against persistence (1 - RMSE/RMSE_persistence)"]
+    lines.append(f"{result.forecast_name}: skill against persistence (1 - RMSE/RMSE_persistence)")
     if result.forecast_name == "persistence":
-        lines = ["the forecast is persistence itself: see scores.csv for the baselines"]
+        lines[-1] = "the forecast is persistence itself: see scores.csv for the baselines"
     elif table.empty:
         lines.append("  (no persistence comparison available)")
     else:
