@@ -55,7 +55,9 @@ def test_persistence_on_real_ibi_file() -> None:
             sel = sel[np.isclose(sel.depth, float(raw.depth[depth]), atol=0.01)]
         w = np.broadcast_to(np.cos(np.deg2rad(raw.latitude.values))[:, None], err.shape)
         rmsd = float(sel[sel.metric == "rmsd"].value.iloc[0])  # OceanBench: cos(lat)-weighted
-        assert rmsd == pytest.approx(np.sqrt(np.sum(w[ok] * err[ok] ** 2) / np.sum(w[ok])), rel=1e-4)
+        assert rmsd == pytest.approx(
+            np.sqrt(np.sum(w[ok] * err[ok] ** 2) / np.sum(w[ok])), rel=1e-4
+        )
         rmse = float(sel[sel.metric == "rmse"].value.iloc[0])
         expect = np.sqrt(np.sum(w[ok] * err[ok] ** 2) / np.sum(w[ok]))
         assert rmse == pytest.approx(expect, rel=1e-4)
