@@ -164,8 +164,10 @@ def headlines(scores: pd.DataFrame, meta: Mapping[str, Any]) -> list[Headline]:
     out: list[Headline] = []
     for var in dict.fromkeys(sel["variable"]):
         sub = sel[sel["variable"] == var]
-        table = sub.pivot_table(
-            index=["depth", "model"], columns="lead_day", values="value", dropna=False, sort=False
+        table = (
+            sub.groupby(["depth", "model", "lead_day"], sort=False)["value"]
+            .first()
+            .unstack("lead_day")
         )
         if table.empty:
             continue
