@@ -1,4 +1,4 @@
-"""Day-of-year climatology of daily fields (for ACC and the climatology baseline).
+"""Climatology of daily fields by day of year (for ACC and the climatology baseline).
 
 Two methods, both laid out on a ``dayofyear`` dimension (1..366):
 

@@ -6,8 +6,9 @@ full-size float64 copies of the cube. Here, for one ``(start date, lead, depth)`
 forecast, its truth and (for ACC) the climatology, the cells of all zones are swept once, in
 cache-sized pieces, and the sums every metric needs are accumulated in float64:
 
-- ``n``, ``sum e``, ``sum e^2`` (unweighted: OceanBench RMSD),
-- ``sum w``, ``sum w e``, ``sum w e^2`` (area-weighted: WeatherBench-2 RMSE and bias),
+- ``n``, ``sum e``, ``sum e^2`` (unweighted; kept for custom studies),
+- ``sum w``, ``sum w e``, ``sum w e^2`` (area-weighted, i.e. cos(latitude)-weighted on a
+  regular grid: OceanBench RMSD, WeatherBench-2 RMSE and bias),
 - ``sum w`` over the cells where the truth is valid (OceanBench's missing fraction),
 - ``sum w f'o'``, ``sum w f'^2``, ``sum w o'^2`` and their unweighted twins (ACC), with
   ``e = f - o``, ``f' = f - c``, ``o' = o - c``.

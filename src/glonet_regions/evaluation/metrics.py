@@ -258,7 +258,7 @@ def acc(
     """WeatherBench-2 anomaly correlation coefficient.
 
     Anomalies are taken against ``climatology`` (same coordinates as the forecast, e.g. a
-    day-of-year climatology laid out as a forecast cube). For each start date
+    climatology of the training split laid out as a forecast cube). For each start date
     ``ACC = sum(w f' o') / sqrt(sum(w f'^2) sum(w o'^2))`` over the valid cells (uncentred, as
     WeatherBench-2), then averaged over start dates.
     """
