@@ -183,3 +183,27 @@ def test_cli_errors_are_clean(dummy_registry: object, truth_file: Path, tmp_path
     )
     assert res.exit_code == 1 and "no data for" in res.output
     assert not (tmp_path / "y.nc").exists()
+
+
+def test_compare_scores_must_be_a_scores_file(
+    dummy_registry: object, truth_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    res = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "dummy",
+            "--forecast",
+            str(tmp_path / "none.nc"),
+            "--truth",
+            str(truth_file),
+            "--out",
+            str(tmp_path / "r"),
+            "--compare-scores",
+            str(bad),
+        ],
+    )
+    assert res.exit_code == 1 and "not a scores.csv" in res.output
+    assert not (tmp_path / "r").exists()

@@ -164,3 +164,30 @@ def test_headline_tables_mark_the_best_and_compare(
     assert "*" in text and "lead 5" in text
     assert headline_leads(range(1, 11)) == [1, 5, 10]
     assert headline_leads([1, 2]) == [1, 2]
+
+
+def test_skill_difference_of_two_boundary_modes(
+    dummy_registry: object, region: Region, truth_file: Path, tmp_path: Path
+) -> None:
+    from glonet_regions.core.errors import DataError
+    from glonet_regions.evaluation.compare import read_scores, skill_difference
+    from glonet_regions.evaluation.report import write_scores
+
+    truth = _cube(truth_file, 2)
+    src = FileSource(truth_file, splits=region.splits)
+    runs = {}
+    for mode, err in (("forecast", 0.3), ("reanalysis", 0.1)):
+        fc = (truth + err).assign_attrs(model="mine", boundary_mode=mode)
+        runs[mode] = evaluate_forecast(region, fc, src, depths=[0.494], lagrangian_particles=0)
+    write_scores(runs["reanalysis"], tmp_path / "ideal")
+    other = read_scores(tmp_path / "ideal" / "scores.csv")
+    table, title = skill_difference(runs["forecast"].scores, other)
+    assert "reanalysis boundaries minus" in title and "forecast boundaries" in title
+    assert list(table.columns) == [1, 2] and "zos" in table.index
+    assert (table.to_numpy() > 0).all()  # the smaller error of the idealised run is skill
+    runs["forecast"].comparison = (table, title)
+    page = Path(write_report(runs["forecast"], tmp_path / "rep")["html"]).read_text()
+    assert "What the other run" in page
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="not a scores.csv"):
+        read_scores(tmp_path / "bad.csv")

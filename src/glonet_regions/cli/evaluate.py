@@ -76,6 +76,15 @@ def _floats(value: str | None) -> list[float] | None:
     help="Particles per zone and start date of the Lagrangian trajectory deviation "
     "(surface drifters advected with each model's and the truth's currents); 0 disables it.",
 )
+@click.option(
+    "--compare-scores",
+    "compare_scores",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="scores.csv of another evaluation of the same start dates (e.g. the same checkpoint "
+    "with --boundary reanalysis): the summary and report add its skill minus this run's "
+    "at lead days 1, 5 and 10.",
+)
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
 @user_errors
 def evaluate(
@@ -90,6 +99,7 @@ def evaluate(
     lead_days: str | None,
     depths: str | None,
     lagrangian_particles: int,
+    compare_scores: Path | None,
     no_plots: bool,
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
@@ -110,6 +120,11 @@ def evaluate(
     from glonet_regions.registry.facade import get_region
 
     lead_day_list = _ints(lead_days, "--lead-days")
+    other_scores = None
+    if compare_scores is not None:
+        from glonet_regions.evaluation.compare import read_scores
+
+        other_scores = read_scores(compare_scores)  # a bad file fails before any work
     chosen = [x for x in (use_sample or store is not None, truth is not None) if x]
     if len(chosen) != 1:
         raise ValidationError(
@@ -156,6 +171,10 @@ def evaluate(
         lagrangian_particles=lagrangian_particles,
         progress=say,
     )
+    if other_scores is not None:
+        from glonet_regions.evaluation.compare import skill_difference
+
+        result.comparison = skill_difference(result.scores, other_scores)
     if no_plots:
         from glonet_regions.evaluation.report import write_scores
 
@@ -216,5 +235,12 @@ def _summary(result: Any) -> str:
         lines.append("  (no persistence comparison available)")
     else:
         lines.append(table.to_string(float_format=lambda v: f"{v:+.3f}"))
+    if result.comparison is not None:
+        cmp_table, title = result.comparison
+        lines += ["", title]
+        if cmp_table.empty:
+            lines.append("  (the two runs share no variable, depth and lead day)")
+        else:
+            lines.append(cmp_table.to_string(float_format=lambda v: f"{v:+.3f}"))
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

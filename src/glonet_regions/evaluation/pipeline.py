@@ -77,6 +77,8 @@ class EvaluationResult:
         forecast_name: Name of the model under evaluation.
         notes: What was skipped and why (no climatology, a diagnostic lacking inputs...).
         meta: Region, grid, start dates, truth source.
+        comparison: ``(table, title)`` of :func:`glonet_regions.evaluation.compare.
+            skill_difference` against another run's scores, shown by the report (or None).
     """
 
     scores: pd.DataFrame
@@ -84,6 +86,7 @@ class EvaluationResult:
     forecast_name: str
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    comparison: tuple[pd.DataFrame, str] | None = None
 
 
 def registry_metrics() -> dict[str, MetricSpec]:

@@ -236,6 +236,10 @@ def _html(
         )
     parts.append("</p>")
     parts += _headline_html(heads or [])
+    if result.comparison is not None and not result.comparison[0].empty:
+        cmp_table, title = result.comparison
+        parts.append(f"<h2>What the other run's boundaries add</h2><p>{esc(title)}.</p>")
+        parts.append(cmp_table.to_html(float_format=lambda v: f"{v:+.3f}", na_rep="-"))
     parts.append("<h2>Run</h2><ul>")
     for key in ("start_dates", "n_lead_days", "truth", "models", "zones", "climatology"):
         parts.append(f"<li><b>{esc(key)}</b>: {esc(str(meta.get(key)))}</li>")
