@@ -189,5 +189,5 @@ def test_skill_difference_of_two_boundary_modes(
     page = Path(write_report(runs["forecast"], tmp_path / "rep")["html"]).read_text()
     assert "What the other run" in page
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(DataError, match="not a scores.csv"):
+    with pytest.raises(DataError, match=r"not a scores\.csv"):
         read_scores(tmp_path / "bad.csv")
