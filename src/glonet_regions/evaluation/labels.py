@@ -64,7 +64,7 @@ def boundary_info(attrs: Mapping[str, Any]) -> dict[str, Any]:
     mode = mode or UNKNOWN
     desc = str(attrs.get("boundary_mode_description", "") or "").strip()
     if not desc:
-        desc = BOUNDARY_MODES.get(mode, "the forecast file does not say (no boundary_mode)")
+        desc = BOUNDARY_MODES.get(mode, "not recorded in the forecast file")
     return {
         "boundary_mode": mode,
         "boundary_mode_description": desc,
