@@ -140,7 +140,8 @@ def test_forecast_zarr_and_evaluate_synthetic(
     df = pd.read_csv(rep / "scores.csv")
     assert sorted(df.lead_day.unique()) == [1, 4]
     assert {"region", "west", "east"} <= set(df.subregion)  # "east" comes from the plugin hook
-    assert "climatology" in set(df.model)
+    assert any(m.startswith("climatology (harmonic fit of") for m in df.model)
+    assert "boundary mode" in res.output and "Headline" in res.output
     assert np.isfinite(df.value).any()
 
 
@@ -182,3 +183,27 @@ def test_cli_errors_are_clean(dummy_registry: object, truth_file: Path, tmp_path
     )
     assert res.exit_code == 1 and "no data for" in res.output
     assert not (tmp_path / "y.nc").exists()
+
+
+def test_compare_scores_must_be_a_scores_file(
+    dummy_registry: object, truth_file: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    res = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "dummy",
+            "--forecast",
+            str(tmp_path / "none.nc"),
+            "--truth",
+            str(truth_file),
+            "--out",
+            str(tmp_path / "r"),
+            "--compare-scores",
+            str(bad),
+        ],
+    )
+    assert res.exit_code == 1 and "not a scores.csv" in res.output
+    assert not (tmp_path / "r").exists()

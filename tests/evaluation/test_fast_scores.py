@@ -138,11 +138,12 @@ def test_direct_against_metric_functions(region: Region) -> None:
         fz, tz, cz = (x["thetao"].isel({**sl, "depth": 1}).where(mk) for x in (fc, truth, clim))
         w = area[z.lat, z.lon]
         expected = {
-            ("rmsd", False): m.rmsd_oceanbench(fz, tz),
+            ("rmsd", False): m.rmsd_oceanbench(fz, tz, np.ones_like(w)),
+            ("missing", True): m.missing_fraction(fz, tz),  # cos(lat): OceanBench's
             ("rmse", True): m.rmse(fz, tz, w),
             ("rmse", False): m.rmse(fz, tz, None),
             ("bias", True): m.bias(fz, tz, w),
-            ("rmsd", True): m.rmsd_oceanbench(fz, tz, w),
+            ("rmsd", True): m.rmsd_oceanbench(fz, tz),  # cos(lat) ~ the cell areas
             ("acc", True): m.acc(fz, tz, cz, w),
         }
         for (name, weighted), ref in expected.items():

@@ -149,7 +149,7 @@ def test_identical_model_and_truth_deviate_by_zero() -> None:
     cube = _flow_cube(0)
     dev = trajectory_deviation(cube, cube.copy(deep=True), n_particles=50)
     assert dev["deviation_km"].dims == (FIRST_DAY, "lead_day")
-    assert list(dev["lead_day"].values) == [1, 2, 3]
+    assert list(dev["lead_day"].values) == [2, 3]  # OceanBench's: L - 1 days of drift
     assert (dev["n_particles"] > 0).all()
     assert (dev["deviation_km"].values == 0.0).all()
 
@@ -219,13 +219,15 @@ def test_pipeline_rows_and_persistence_deviates_more_than_a_perfect_forecast(
     src = FileSource(truth_file, splits=region.splits)
     res = evaluate_forecast(region, perfect, src, depths=[0.494], lagrangian_particles=200)
     df = res.scores
-    assert list(df.columns) == SCORE_COLUMNS
+    assert list(df.columns) == [*SCORE_COLUMNS, "boundary_mode"]
     lag = df[df.metric == LAGRANGIAN_METRIC]
     assert set(lag.variable) == {"trajectory"}
     assert set(lag.convention) == {"oceanbench"}
     np.testing.assert_allclose(lag.depth, 0.494, rtol=1e-6)
-    assert sorted(lag.lead_day.unique()) == [1, 2, 3, 4]
-    assert {"perfect", "persistence", "climatology"} <= set(lag.model)
+    assert sorted(lag.lead_day.unique()) == [2, 3, 4]  # OceanBench's labels: from lead day 2
+    assert set(lag.area) == {"box"} and lag.missing_fraction.isna().all()
+    assert {"perfect", "persistence"} <= set(lag.model)
+    assert any(m.startswith("climatology (") for m in lag.model)
     assert {"region", "west", "east"} <= set(lag.subregion)
     mine = lag[lag.model == "perfect"]
     assert (mine.value == 0.0).all() and (mine.n_forecasts == 2).all()
@@ -255,3 +257,24 @@ def test_pipeline_skips_models_without_currents(
     lag = res.scores[res.scores.metric == LAGRANGIAN_METRIC]
     assert "no-currents" not in set(lag.model) and "persistence" in set(lag.model)
     assert any("no-currents" in n and "uo/vo" in n for n in res.notes)
+
+
+def test_lead_day_labels_follow_oceanbench() -> None:
+    """OceanBench's "lead day L" is L - 1 days of drift from the first forecast day, from L = 2.
+
+    Worked by hand: the model's current is 0.1 m/s northward on every lead day, the truth's
+    is zero, so after ``k`` days the separation is ``0.1 * 86400 * k`` m = 8.64 k km (along a
+    meridian the great-circle distance is exact). Lead day 2 is 8.64 km, lead day 4 is
+    25.92 km; lead day 1 (no drift yet) is not reported, nor any day past the last field.
+    """
+    shape = (1, 4, LAT.size, LON.size)
+    zero = np.zeros(shape, np.float32)
+    north = np.full(shape, 0.1, np.float32)
+    model = _cube(zero, north, LAT, LON)
+    truth = _cube(zero, zero, LAT, LON)
+    mask = np.zeros((LAT.size, LON.size), bool)
+    mask[20:30, 30:50] = True  # seed well away from the edges
+    dev = trajectory_deviation(model, truth, zone_mask=mask, n_particles=20)
+    assert list(dev["lead_day"].values) == [2, 3, 4]
+    km = dev["deviation_km"].values[0]
+    np.testing.assert_allclose(km, [8.64, 17.28, 25.92], rtol=2e-3)

@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from glonet_regions.core.errors import ValidationError
 from glonet_regions.core.grid import Grid
-from glonet_regions.evaluation.metrics import acc, bias, rmsd_oceanbench, rmse
+from glonet_regions.evaluation.metrics import (
+    acc,
+    bias,
+    missing_fraction,
+    rmsd_oceanbench,
+    rmse,
+)
 
 LAT = np.array([0.0, 30.0, 60.0])
 LON = np.array([0.0, 1.0])
@@ -45,7 +51,9 @@ def test_area_weights_matter_for_error_varying_with_latitude() -> None:
     expected_u = np.sqrt((1 + 4 + 9) / 3)
     assert float(rmse(fc, truth, w)) == pytest.approx(expected_w)
     assert float(rmse(fc, truth, None)) == pytest.approx(expected_u)
-    assert float(rmsd_oceanbench(fc, truth)) == pytest.approx(expected_u)
+    # OceanBench 0.4-0.6 weights its RMSD by cos(latitude) too.
+    assert float(rmsd_oceanbench(fc, truth)) == pytest.approx(expected_w)
+    assert float(rmsd_oceanbench(fc, truth, np.ones((3, 2)))) == pytest.approx(expected_u)
     assert expected_w != pytest.approx(expected_u)
     # Grid.area_weights (cell areas) agree with cos-lat on a regular grid up to normalisation.
     g = Grid.regular(lon0=0, lat0=0, dlon=1, dlat=30, nlon=2, nlat=3)
@@ -129,3 +137,65 @@ def test_rmse_properties(errors: list[float], scale: float) -> None:
     assert r == pytest.approx(float(rmse(fc, truth, w * scale)), abs=1e-12)
     assert r + 1e-12 >= abs(float(bias(fc, truth, w)))
     assert float(rmse(fc * scale, truth, w)) == pytest.approx(r * scale, abs=1e-9)
+
+
+def test_oceanbench_rmsd_by_hand_sqrt_per_date_then_mean() -> None:
+    """OceanBench: sqrt(sum(cos(lat) e^2) / sum(cos(lat))) per date, then the date mean."""
+    truth = field(np.zeros((2, 3, 2)), dates=2)
+    err = np.zeros((2, 3, 2))
+    err[0] = [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]  # date 1: error grows with latitude
+    err[1] = 2.0  # date 2: 2 everywhere
+    cos = np.cos(np.deg2rad(LAT))  # 1, 0.8660, 0.5
+    date1 = np.sqrt((1 * cos[0] + 4 * cos[1] + 9 * cos[2]) / cos.sum())  # = 1.94645
+    expected = (date1 + 2.0) / 2
+    assert float(rmsd_oceanbench(truth + err, truth)) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(1.973226, rel=1e-6)
+    # WeatherBench-2's RMSE takes the root after the date mean: not the same number.
+    w = np.broadcast_to(cos[:, None], (3, 2))
+    wb2 = np.sqrt((date1**2 + 4.0) / 2)
+    assert float(rmse(truth + err, truth, w)) == pytest.approx(wb2, rel=1e-12)
+    assert abs(wb2 - expected) > 1e-4
+
+
+def test_missing_fraction_by_hand() -> None:
+    """Share of the truth's valid cells, weighted by cos(latitude), where the forecast is NaN."""
+    truth = field(np.array([[0.0, 0.0], [0.0, 0.0], [np.nan, 0.0]]))  # 5 scorable cells
+    fc = field(np.array([[np.nan, 1.0], [1.0, np.nan], [np.nan, 1.0]]))  # 2 of them missing
+    cos = np.cos(np.deg2rad(LAT))
+    expected = (cos[0] + cos[1]) / (2 * cos[0] + 2 * cos[1] + cos[2])
+    assert float(missing_fraction(fc, truth)) == pytest.approx(expected, rel=1e-12)
+    # NaN over land (truth NaN) is not missing; the RMSD skips the missing cells.
+    assert float(missing_fraction(truth + 1.0, truth)) == 0.0
+    assert float(rmsd_oceanbench(fc, truth)) == pytest.approx(1.0)
+
+
+def test_agrees_with_oceanbench_0_6_1_on_its_own_output() -> None:
+    """Numbers printed by oceanbench 0.6.1's own ``oceanbench.core.rmsd._rmsd`` and
+    ``_missing_ocean_fraction`` (Python 3.13, the package's modules imported from its wheel)
+    on these arrays, with an all-ocean mask; see docs/reference/scores.md."""
+    nd, nl, ny, nx = 2, 3, 5, 4
+    lat = np.array([28.0, 36.0, 44.0, 52.0, 60.0])
+    lon = np.array([-12.0, -8.0, -4.0, 0.0])
+    i, j, k, col = np.meshgrid(
+        np.arange(nd), np.arange(nl), np.arange(ny), np.arange(nx), indexing="ij"
+    )
+    ref = 10.0 + np.sin(i + 2 * j + 0.7 * k + 0.3 * col)
+    fc = ref + (1.0 + k) * np.cos(3 * i + j + 0.5 * col) * 0.1 * (1 + j)
+    ref[:, :, 0, 0] = np.nan
+    fc[:, :, 0, 0] = np.nan
+    fc[0, 1, 3, 2] = np.nan
+    fc[1, 2, 4, :] = np.nan
+    dims = ("first_day_datetime", "lead_day_index", "latitude", "longitude")
+    coords = {
+        "first_day_datetime": np.array(["2024-01-03", "2024-01-10"], dtype="datetime64[ns]"),
+        "lead_day_index": np.arange(nl),
+        "latitude": lat,
+        "longitude": lon,
+    }
+    f = xr.DataArray(fc, dims=dims, coords=coords)
+    r = xr.DataArray(ref, dims=dims, coords=coords)
+    oceanbench_rmsd = [0.23246516464521877, 0.3269934014842799, 0.7038260167527715]
+    oceanbench_missing = 0.03296380739791577  # one number: the mean over lead days
+    np.testing.assert_allclose(rmsd_oceanbench(f, r).values, oceanbench_rmsd, rtol=1e-13)
+    per_lead = missing_fraction(f, r).values
+    assert float(per_lead.mean()) == pytest.approx(oceanbench_missing, rel=1e-13)

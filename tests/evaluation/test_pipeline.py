@@ -33,22 +33,27 @@ def test_constant_error_scores_and_zone_exclusion(
     starts = dates("2020-01-28", "2020-01-30")
     cube = _truth_cube(truth_file, starts, 4)
     fc = cube + 0.5
-    # A huge error inside the open-boundary zone (west/south, 2 cells) must not count.
+    # A huge error inside the open-boundary zone (west/south, 2 cells) does not count in our
+    # own (interior) rows, and counts in OceanBench's (whole box) rows.
     zone = ~interior_mask(region, region.grid)
     fc["thetao"] = fc["thetao"].where(~xr.DataArray(zone, dims=("latitude", "longitude")), 99.0)
     fc.attrs["model"] = "mymodel"
     res = evaluate_forecast(region, fc, FileSource(truth_file, splits=region.splits))
     df = res.scores
     sel = df[(df.model == "mymodel") & (df.variable == "thetao") & (df.subregion == "region")]
-    rmse = sel[sel.metric.isin(["rmse", "rmsd"])]
+    rmse = sel[sel.metric == "rmse"]
     np.testing.assert_allclose(rmse.value, 0.5, rtol=1e-5)
+    assert set(rmse.area) == {"interior"}
+    rmsd = sel[sel.metric == "rmsd"]
+    assert set(rmsd.area) == {"box"} and (rmsd.value > 5.0).all()
     assert set(sel.depth.round(2)) == {0.49, 47.37, 92.33}  # 10 m is not an OceanBench depth
     bias = sel[sel.metric == "bias"]
     np.testing.assert_allclose(bias.value, 0.5, rtol=1e-5)
     # Conventions are labelled; sub-regions from the region and from the plugin hook.
     assert set(df.convention) == {"oceanbench", "weatherbench2"}
     assert {"region", "west", "east"} <= set(df.subregion)
-    assert {"mymodel", "persistence", "climatology"} <= set(df.model)
+    assert {"mymodel", "persistence"} <= set(df.model)
+    assert any(m.startswith("climatology (") and "training days" in m for m in df.model)
     assert {"rmsd", "rmse", "bias", "acc"} <= set(df.metric)
     assert sorted(df.lead_day.unique()) == [1, 2, 3, 4]
     # zos has no depth; diagnostics are scored like variables.
@@ -71,12 +76,15 @@ def test_persistence_baseline_and_skill(
     assert sorted(df.lead_day.unique()) == [1, 3]
     table = skill_table(df, "perfect")
     np.testing.assert_allclose(table.to_numpy(dtype=float)[np.isfinite(table.to_numpy(float))], 1.0)
-    # The persistence rows equal a persistence cube scored by hand.
+    # The persistence rows equal a persistence cube scored by hand: OceanBench's RMSD over the
+    # whole box (open-boundary zone included), cos(latitude)-weighted.
     pers = persistence_cube(src, starts, 3)
     err = (pers["zos"] - truth["zos"]).isel(lead_day_index=2)
-    interior = interior_mask(region, region.grid)
-    e = err.values[0][interior]
-    e = e[np.isfinite(e)]
+    box = region.evaluation_box or region.bbox
+    lat_sl, lon_sl = region.grid.index_box(box)
+    e = err.values[0][lat_sl, lon_sl]
+    w = np.broadcast_to(np.cos(np.deg2rad(region.grid.lat[lat_sl]))[:, None], e.shape)
+    ok = np.isfinite(e)
     row = df[
         (df.model == "persistence")
         & (df.variable == "zos")
@@ -84,7 +92,8 @@ def test_persistence_baseline_and_skill(
         & (df.subregion == "region")
         & (df.lead_day == 3)
     ]
-    assert float(row.value.iloc[0]) == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-5)
+    expect = np.sqrt(np.sum(w[ok] * e[ok] ** 2) / np.sum(w[ok]))
+    assert float(row.value.iloc[0]) == pytest.approx(expect, rel=1e-5)
 
 
 def test_report_files(
@@ -109,8 +118,12 @@ def test_report_files(
         "metric",
         "convention",
         "subregion",
+        "area",
         "value",
+        "missing_fraction",
+        "boundary_mode",
     }
+    assert "Headline" in html and "Boundary mode" in html
 
 
 def test_missing_truth_days_raise(dummy_registry: object, region: Region, truth_file: Path) -> None:

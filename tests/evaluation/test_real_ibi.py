@@ -53,9 +53,11 @@ def test_persistence_on_real_ibi_file() -> None:
         sel = df[(df.variable == var) & (df.subregion == "region") & (df.lead_day == 1)]
         if depth is not None:
             sel = sel[np.isclose(sel.depth, float(raw.depth[depth]), atol=0.01)]
-        rmsd = float(sel[sel.metric == "rmsd"].value.iloc[0])
-        assert rmsd == pytest.approx(np.sqrt(np.mean(err[ok] ** 2)), rel=1e-4)
         w = np.broadcast_to(np.cos(np.deg2rad(raw.latitude.values))[:, None], err.shape)
+        rmsd = float(sel[sel.metric == "rmsd"].value.iloc[0])  # OceanBench: cos(lat)-weighted
+        assert rmsd == pytest.approx(
+            np.sqrt(np.sum(w[ok] * err[ok] ** 2) / np.sum(w[ok])), rel=1e-4
+        )
         rmse = float(sel[sel.metric == "rmse"].value.iloc[0])
         expect = np.sqrt(np.sum(w[ok] * err[ok] ** 2) / np.sum(w[ok]))
         assert rmse == pytest.approx(expect, rel=1e-4)
@@ -64,3 +66,29 @@ def test_persistence_on_real_ibi_file() -> None:
         assert rmsd > 0
     # The Finisterre window lies deep inside the IBI domain: no cell is in the boundary zone.
     assert res.meta["zones"][0] == "region"
+
+
+def test_two_training_days_skip_the_climatology_with_a_note() -> None:
+    """Both days of the file in the training split: too few for a climatology, one note."""
+    import dataclasses
+
+    from glonet_regions.core.region import DateRange, DateSplits
+    from glonet_regions.evaluation.climatology import doy_climatology
+    from glonet_regions.evaluation.pipeline import MIN_CLIMATOLOGY_DAYS
+
+    region = _ibi36()
+    splits = DateSplits(
+        train=DateRange(dt.date(2022, 1, 1), dt.date(2022, 2, 7)),
+        validation=DateRange(dt.date(2022, 2, 8), dt.date(2022, 2, 9)),
+        test=DateRange(dt.date(2022, 2, 10), dt.date(2022, 2, 11)),
+    )
+    region = dataclasses.replace(region, splits=splits)
+    src = FileSource(IBI, splits=splits)
+    assert len(src.train_days()) == 2 < MIN_CLIMATOLOGY_DAYS
+    cube = persistence_cube(src, [dt.date(2022, 2, 7)], 1, region=region)
+    res = evaluate_forecast(region, cube, src, depths=[0.494], lagrangian_particles=0)
+    assert not any(str(m).startswith("climatology") for m in res.scores.model)
+    assert any("Climatology baseline and ACC skipped" in n and "2 day(s)" in n for n in res.notes)
+    # The fit itself no longer fails on two days (it was numpy's "Singular matrix"): the mean.
+    clim = doy_climatology(xr.open_dataset(IBI)[["zos"]])
+    assert clim.attrs["climatology_harmonics"] == 0

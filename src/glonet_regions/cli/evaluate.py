@@ -76,6 +76,15 @@ def _floats(value: str | None) -> list[float] | None:
     help="Particles per zone and start date of the Lagrangian trajectory deviation "
     "(surface drifters advected with each model's and the truth's currents); 0 disables it.",
 )
+@click.option(
+    "--compare-scores",
+    "compare_scores",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="scores.csv of another evaluation of the same start dates (e.g. the same checkpoint "
+    "with --boundary reanalysis): the summary and report add its skill minus this run's "
+    "at lead days 1, 5 and 10.",
+)
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
 @user_errors
 def evaluate(
@@ -90,14 +99,16 @@ def evaluate(
     lead_days: str | None,
     depths: str | None,
     lagrangian_particles: int,
+    compare_scores: Path | None,
     no_plots: bool,
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
 
-    Scores per variable, depth and lead day: OceanBench RMSD and WeatherBench-2 RMSE, bias and
-    ACC, over the interior of the region and each sub-region, plus the Lagrangian trajectory
-    deviation (km) of surface drifters. Writes scores.csv, scores.json, plots and report.html
-    into --out.
+    Scores per variable, depth and lead day: OceanBench RMSD (cos-latitude weighted, with its
+    missing fraction) and the Lagrangian trajectory deviation (km) of surface drifters over the
+    whole evaluation box, open-boundary zone included, as OceanBench; WeatherBench-2 RMSE, bias
+    and ACC over the interior (open-boundary zone excluded); over the region and each
+    sub-region. Writes scores.csv, scores.json, plots and report.html into --out.
     """
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
@@ -109,6 +120,11 @@ def evaluate(
     from glonet_regions.registry.facade import get_region
 
     lead_day_list = _ints(lead_days, "--lead-days")
+    other_scores = None
+    if compare_scores is not None:
+        from glonet_regions.evaluation.compare import read_scores
+
+        other_scores = read_scores(compare_scores)  # a bad file fails before any work
     chosen = [x for x in (use_sample or store is not None, truth is not None) if x]
     if len(chosen) != 1:
         raise ValidationError(
@@ -155,6 +171,10 @@ def evaluate(
         lagrangian_particles=lagrangian_particles,
         progress=say,
     )
+    if other_scores is not None:
+        from glonet_regions.evaluation.compare import skill_difference
+
+        result.comparison = skill_difference(result.scores, other_scores)
     if no_plots:
         from glonet_regions.evaluation.report import write_scores
 
@@ -193,15 +213,34 @@ def _open_global(files: list[Path]) -> Any:
 
 
 def _summary(result: Any) -> str:
+    from glonet_regions.evaluation.headline import headlines, headlines_text
     from glonet_regions.evaluation.report import skill_table
 
+    meta = result.meta
+    lines = [
+        f"{result.forecast_name}: boundary mode {meta.get('boundary_mode', 'unknown')} "
+        f"({meta.get('boundary_mode_description', '')})"
+    ]
+    if meta.get("depth_groups_persistence"):
+        groups = ", ".join(meta["depth_groups_persistence"])
+        lines.append(f"depth groups not in the checkpoint (persistence): {groups}")
+    head = headlines_text(headlines(result.scores, meta))
+    if head:
+        lines += [head, ""]
     table = skill_table(result.scores, result.forecast_name)
-    lines = [f"{result.forecast_name}: skill against persistence (1 - RMSE/RMSE_persistence)"]
+    lines.append(f"{result.forecast_name}: skill against persistence (1 - RMSE/RMSE_persistence)")
     if result.forecast_name == "persistence":
-        lines = ["the forecast is persistence itself: see scores.csv for the baselines"]
+        lines[-1] = "the forecast is persistence itself: see scores.csv for the baselines"
     elif table.empty:
         lines.append("  (no persistence comparison available)")
     else:
         lines.append(table.to_string(float_format=lambda v: f"{v:+.3f}"))
+    if result.comparison is not None:
+        cmp_table, title = result.comparison
+        lines += ["", title]
+        if cmp_table.empty:
+            lines.append("  (the two runs share no variable, depth and lead day)")
+        else:
+            lines.append(cmp_table.to_string(float_format=lambda v: f"{v:+.3f}"))
     lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

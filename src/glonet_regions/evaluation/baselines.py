@@ -1,7 +1,8 @@
 """Baseline forecasts, built as forecast cubes so they are scored exactly like the model.
 
 - persistence: the last initial-condition day (the day before the start) held for every lead;
-- climatology: the day-of-year climatology of each valid date;
+- climatology: the climatology of the training split (harmonic fit or day-of-year mean) at
+  each valid date's day of year;
 - global model: a global (coarser) model's daily fields regridded to the region grid;
 - reference: a forecast given as a file, either already a cube or daily fields by valid date.
 """
@@ -30,7 +31,7 @@ __all__ = [
 
 
 def climatology_forecast(clim: xr.Dataset, first_days: Sequence[Any], n_lead: int) -> xr.Dataset:
-    """The day-of-year climatology as a forecast."""
+    """The climatology (any method of :func:`doy_climatology`) as a forecast."""
     out = climatology_cube(clim, first_days, n_lead)
     out.attrs = {"model": "climatology", **clim.attrs}
     return add_cf_attributes(out)

@@ -1,4 +1,4 @@
-"""Day-of-year climatology of daily fields (for ACC and the climatology baseline).
+"""Climatology of daily fields by day of year (for ACC and the climatology baseline).
 
 Two methods, both laid out on a ``dayofyear`` dimension (1..366):
 
@@ -102,8 +102,15 @@ def harmonic_basis(doy: np.ndarray, n_harmonics: int = 2) -> np.ndarray:
 
 
 def _n_harmonics(doys: np.ndarray, max_harmonics: int) -> int:
-    """Most harmonics (<= max) whose design matrix on ``doys`` has condition <= the limit."""
+    """Most harmonics (<= max) whose design matrix on ``doys`` has condition <= the limit.
+
+    A harmonic needs two more distinct days than coefficients before it: with fewer rows than
+    columns the matrix is rank-deficient whatever its (non-square) condition number says.
+    """
+    n_days = int(np.unique(np.asarray(doys)).size)
     for n in range(max_harmonics, 0, -1):
+        if n_days < 1 + 2 * n:
+            continue
         if np.linalg.cond(harmonic_basis(doys, n)) <= MAX_CONDITION:
             return n
     return 0

@@ -6,8 +6,10 @@ full-size float64 copies of the cube. Here, for one ``(start date, lead, depth)`
 forecast, its truth and (for ACC) the climatology, the cells of all zones are swept once, in
 cache-sized pieces, and the sums every metric needs are accumulated in float64:
 
-- ``n``, ``sum e``, ``sum e^2`` (unweighted: OceanBench RMSD),
-- ``sum w``, ``sum w e``, ``sum w e^2`` (area-weighted: WeatherBench-2 RMSE and bias),
+- ``n``, ``sum e``, ``sum e^2`` (unweighted; kept for custom studies),
+- ``sum w``, ``sum w e``, ``sum w e^2`` (area-weighted, i.e. cos(latitude)-weighted on a
+  regular grid: OceanBench RMSD, WeatherBench-2 RMSE and bias),
+- ``sum w`` over the cells where the truth is valid (OceanBench's missing fraction),
 - ``sum w f'o'``, ``sum w f'^2``, ``sum w o'^2`` and their unweighted twins (ACC), with
   ``e = f - o``, ``f' = f - c``, ``o' = o - c``.
 
@@ -37,8 +39,9 @@ __all__ = [
     "slice_sums",
 ]
 
-#: Columns of the error sums: count, unweighted and weighted first and second moments.
-ERR_STATS = ("n", "se", "se2", "sw", "swe", "swe2")
+#: Columns of the error sums: count, unweighted and weighted first and second moments, and
+#: the weight of the cells where the truth is valid (scorable).
+ERR_STATS = ("n", "se", "se2", "sw", "swe", "swe2", "swt")
 #: Columns of the ACC sums: count, unweighted then weighted cross and squared anomalies.
 ACC_STATS = ("na", "sfo", "sff", "soo", "swa", "swfo", "swff", "swoo")
 _N_ERR = len(ERR_STATS)
@@ -200,6 +203,7 @@ def block_sums(
             row[:, 3] += _wsum(w, ok)
             row[:, 4] += _wsum(w, e)
             row[:, 5] += _wsum(w, e2)
+            row[:, 6] += _wsum(w, ~np.isnan(t))
             if cr is None or accs is None:
                 continue
             c = cr[ss].take(ii, axis=1)
@@ -246,7 +250,9 @@ def finalize(
 
     Args:
         metric: ``"rmsd"`` (OceanBench: sqrt per date, then date mean), ``"rmse"`` (sqrt
-            after the date mean), ``"bias"`` or ``"acc"``.
+            after the date mean), ``"bias"``, ``"acc"`` or ``"missing"`` (OceanBench's
+            missing fraction: weighted share of the truth-valid cells where the forecast is
+            NaN, per date, then the date mean).
         weighted: Use the area-weighted sums (else the unweighted ones).
         err: Error sums ``(n_dates, ..., len(ERR_STATS))``.
         acc_sums: ACC sums ``(n_dates, ..., len(ACC_STATS))`` (needed for ``"acc"``).
@@ -261,6 +267,8 @@ def finalize(
         num = acc_sums[..., k]
         den = np.sqrt(acc_sums[..., k + 1] * acc_sums[..., k + 2])
         return _date_mean(_div(num, den))
+    if metric == "missing":
+        return _date_mean(1.0 - _div(err[..., 3], err[..., 6]))
     norm = err[..., 3] if weighted else err[..., 0]
     if metric == "bias":
         return _date_mean(_div(err[..., 4] if weighted else err[..., 1], norm))

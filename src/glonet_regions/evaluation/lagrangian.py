@@ -19,9 +19,11 @@ Method, as implemented here:
   over the ocean nodes only (nodes where ``uo`` or ``vo`` is NaN are left out and the weights of
   the others renormalised): ``u = bilinear(u * ocean) / bilinear(ocean)``.
 - **Time interpolation**: daily field ``k`` (``lead_day_index`` k) is valid at ``t = k`` days
-  from the start; the fields are linear in time between two daily fields, and the last field is
-  held constant after its day. Lead day ``L`` (1-based, as every score) is the position after
-  ``L`` days, so the last lead day uses the last field for its final day.
+  from the start; the fields are linear in time between two daily fields. The particles start
+  on the first forecast day (field 0) and drift ``n_lead - 1`` days, to the last field.
+- **Lead days** (OceanBench's labels): lead day ``L`` is the position after ``L - 1`` days of
+  drift, i.e. on the day of field ``L - 1``; the first reported lead day is 2 (lead day 1 is
+  the seeding, deviation 0), the last is the forecast's last lead day.
 - **Land and the grid edge**: a point is land where ``bilinear(ocean)`` (interpolated in time
   too) is below 0.5: at a straight coast, beyond the edge of the last ocean cell, i.e. the
   cells the seeding treats as land. Beyond the grid's outer half-cell is land too (the grid is
@@ -42,8 +44,8 @@ Differences from OceanBench (its ``oceanbench/core/lagrangian_trajectory.py`` ru
 - distance: great-circle, where OceanBench uses 111 km per degree scaled by cos(latitude);
 - particles: per zone and start date (cos(latitude)-weighted, as OceanBench's documentation
   states), seeded from the truth's ocean cells; velocities are held in float32;
-- lead days: the integration runs every lead day, the last field held for the last day, and
-  lead day ``L`` is the position after ``L`` days;
+- lead days: the same labels as OceanBench (lead day ``L`` = ``L - 1`` days of drift, from
+  lead day 2), the same start (the first forecast day) and the same duration;
 - the particles drift over the evaluation grid only (beyond it they are dead). Velocities of
   the open-boundary zone are used as they are (particles may drift through it); only the
   seeding is restricted to the zone scored.
@@ -405,8 +407,8 @@ def _cube_field(cube: xr.Dataset, lat: _Axis, lon: _Axis) -> _Field:
 class ZoneDeviation:
     """Per start date and lead day: mean separation (km) and particles alive in both."""
 
-    mean_km: np.ndarray  # (n_date, n_lead), NaN where no particle is alive in both
-    count: np.ndarray  # (n_date, n_lead) int
+    mean_km: np.ndarray  # (n_date, n_lead - 1): lead days 2..n_lead; NaN: none alive in both
+    count: np.ndarray  # (n_date, n_lead - 1) int
     seeded: np.ndarray  # (n_date,) particles seeded
 
 
@@ -461,12 +463,16 @@ def zone_deviations(
         dt_s: RK4 step (s).
 
     Returns:
-        ``model -> zone -> ZoneDeviation``.
+        ``model -> zone -> ZoneDeviation``, over lead days ``2..n`` (``L - 1`` days of drift).
     """
     ts = surface_currents(truth, source="truth")
     lat_axis = _Axis.of(ts["latitude"].values, "latitude")
     lon_axis = _Axis.of(ts["longitude"].values, "longitude")
-    n_date, n_lead = ts.sizes[FIRST_DAY], ts.sizes[LEAD]
+    n_date, n_days = ts.sizes[FIRST_DAY], ts.sizes[LEAD] - 1  # days of drift: lead days 2..n
+    if n_days < 1:
+        raise DataError(
+            "Lagrangian trajectories need at least 2 lead days (lead day 2 = 1 day of drift)"
+        )
     plat, plon, member, parts = _seeds(ts, zone_masks, n_particles, seed)
     surfaces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, cube in models.items():
@@ -486,7 +492,7 @@ def zone_deviations(
 
     def run(uv: tuple[np.ndarray, np.ndarray]) -> Trajectories:
         field = _Field(uv[0], uv[1], lat_axis, lon_axis)
-        return _integrate(field, plat, plon, member, dt_s=dt_s, days=n_lead)
+        return _integrate(field, plat, plon, member, dt_s=dt_s, days=n_days)
 
     ref = run(truth_uv)
     out: dict[str, dict[str, ZoneDeviation]] = {}
@@ -498,8 +504,8 @@ def zone_deviations(
         dist = np.where(both, dist, 0.0)
         per_zone: dict[str, ZoneDeviation] = {}
         for zone in zone_masks:
-            total = np.zeros((n_date, n_lead))
-            count = np.zeros((n_date, n_lead), dtype=np.int64)
+            total = np.zeros((n_date, n_days))
+            count = np.zeros((n_date, n_days), dtype=np.int64)
             seeded = np.zeros(n_date, dtype=np.int64)
             for z, i, idx in parts:
                 if z == zone:
@@ -533,9 +539,9 @@ def trajectory_deviation(
         dt_s: RK4 step (s).
 
     Returns:
-        A Dataset over ``(first_day_datetime, lead_day)`` (lead day 1..n, the position after
-        that many days): ``deviation_km`` (NaN where no particle is alive in both) and
-        ``n_particles`` (particles alive in both trajectories).
+        A Dataset over ``(first_day_datetime, lead_day)``, lead days 2..n as OceanBench labels
+        them (lead day ``L``: after ``L - 1`` days of drift): ``deviation_km`` (NaN where no
+        particle is alive in both) and ``n_particles`` (particles alive in both trajectories).
     """
     ts = surface_currents(truth_cube, source="truth")
     shape = (ts.sizes["latitude"], ts.sizes["longitude"])
@@ -550,7 +556,7 @@ def trajectory_deviation(
         seed=seed,
         dt_s=dt_s,
     )["model"]["zone"]
-    coords = {FIRST_DAY: ts[FIRST_DAY].values, "lead_day": np.arange(1, ts.sizes[LEAD] + 1)}
+    coords = {FIRST_DAY: ts[FIRST_DAY].values, "lead_day": np.arange(2, ts.sizes[LEAD] + 1)}
     dims = (FIRST_DAY, "lead_day")
     return xr.Dataset(
         {

@@ -1,8 +1,11 @@
 """Forecast scores as plain functions on xarray, in two named conventions.
 
-``oceanbench``: :func:`rmsd_oceanbench`, the root-mean-square deviation of OceanBench. The
-squared error is averaged over the valid latitude/longitude cells *without* area weights,
-square-rooted for each forecast (start date) and only then averaged over start dates.
+``oceanbench``: :func:`rmsd_oceanbench`, the root-mean-square deviation of OceanBench 0.4-0.6
+(``oceanbench/core/rmsd.py``). The squared error is averaged over the valid latitude/longitude
+cells with cos(latitude) weights, square-rooted for each forecast (start date) and only then
+averaged over start dates. :func:`missing_fraction` is OceanBench's "Missing fraction": the
+cos(latitude)-weighted share of the cells where the reference has a value and the forecast has
+none (such cells are left out of the RMSD, and counted here).
 
 ``weatherbench2``: :func:`rmse`, :func:`bias` and :func:`acc`, WeatherBench-2 style scores
 with area weights (cell areas, i.e. cos-latitude on a regular grid). RMSE takes the square
@@ -32,6 +35,8 @@ __all__ = [
     "TIME_DIM",
     "acc",
     "bias",
+    "coslat_weights",
+    "missing_fraction",
     "mse_map",
     "rmsd_oceanbench",
     "rmse",
@@ -119,6 +124,16 @@ def mse_map(forecast: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
     return err2
 
 
+def coslat_weights(like: xr.DataArray) -> xr.DataArray:
+    """cos(latitude) of ``like``'s ``latitude`` coordinate: OceanBench's spatial weights."""
+    if "latitude" not in like.coords:
+        raise ValidationError(
+            f"{like.name or 'forecast'} has no latitude coordinate for cos(latitude) weights"
+        )
+    lat = like["latitude"]
+    return xr.DataArray(np.cos(np.deg2rad(np.asarray(lat.values, np.float64))), dims=lat.dims)
+
+
 def rmsd_oceanbench(
     forecast: xr.DataArray,
     reference: xr.DataArray,
@@ -127,13 +142,16 @@ def rmsd_oceanbench(
     spatial_dims: Sequence[str] = SPATIAL_DIMS,
     time_dim: str = TIME_DIM,
 ) -> xr.DataArray:
-    """OceanBench RMSD: sqrt of the (unweighted) spatial mean per forecast, then a date mean.
+    """OceanBench RMSD: sqrt of the cos(latitude)-weighted mean per forecast, then a date mean.
+
+    ``sqrt(sum(w e^2) / sum(w))`` over the cells where both are valid, per start date, then
+    the plain mean over start dates, as ``oceanbench.core.rmsd._rmsd``.
 
     Args:
-        forecast: Forecast values; NaN cells are left out.
+        forecast: Forecast values; NaN cells are left out (see :func:`missing_fraction`).
         reference: Reference (truth) values on the same coordinates.
-        weights: Spatial weights. OceanBench uses none (the default); pass weights only to
-            study the effect of weighting.
+        weights: Spatial weights; None (default) means cos(latitude), OceanBench's. Any weights
+            proportional to cos(latitude) (cell areas of a regular grid) give the same value.
         spatial_dims: Dimensions averaged in space.
         time_dim: Start-date dimension averaged after the square root (if present).
 
@@ -142,11 +160,46 @@ def rmsd_oceanbench(
     """
     err = _error(forecast, reference)
     _check_dims(err, spatial_dims)
-    w = _weights(weights, err, spatial_dims)
+    w = _weights(coslat_weights(err) if weights is None else weights, err, spatial_dims)
     per_forecast = _weighted_mean(err**2, w, spatial_dims) ** 0.5
     if time_dim in per_forecast.dims:
         per_forecast = per_forecast.mean(time_dim, skipna=True)
     return per_forecast.rename("rmsd")
+
+
+def missing_fraction(
+    forecast: xr.DataArray,
+    reference: xr.DataArray,
+    weights: Any = None,
+    *,
+    spatial_dims: Sequence[str] = SPATIAL_DIMS,
+    time_dim: str = TIME_DIM,
+) -> xr.DataArray:
+    """OceanBench's missing fraction: weighted share of scorable cells the forecast leaves NaN.
+
+    A cell is scorable where the reference has a value (NaN cells of ``reference`` are land or
+    outside the area scored); it is missing where, in addition, the forecast is NaN. Per start
+    date (and lead day...) ``sum(w missing) / sum(w scorable)``, then the mean over start dates.
+    OceanBench reports one number per variable and depth: the mean of this over lead days.
+
+    Args:
+        forecast: Forecast values.
+        reference: Reference values on the same coordinates.
+        weights: Spatial weights; None (default) means cos(latitude), as OceanBench.
+        spatial_dims: Dimensions averaged in space.
+        time_dim: Start-date dimension averaged last (if present).
+    """
+    f = _as_array(forecast, "forecast")
+    r = _as_array(reference, "reference")
+    f, r = xr.align(f, r, join="exact")
+    _check_dims(f, spatial_dims)
+    w = _weights(coslat_weights(f) if weights is None else weights, f, spatial_dims)
+    scorable = r.notnull()
+    missing = (scorable & f.isnull()).astype(np.float64).where(scorable)
+    out = _weighted_mean(missing, w, spatial_dims)
+    if time_dim in out.dims:
+        out = out.mean(time_dim, skipna=True)
+    return out.rename("missing_fraction")
 
 
 def rmse(
@@ -205,7 +258,7 @@ def acc(
     """WeatherBench-2 anomaly correlation coefficient.
 
     Anomalies are taken against ``climatology`` (same coordinates as the forecast, e.g. a
-    day-of-year climatology laid out as a forecast cube). For each start date
+    climatology of the training split laid out as a forecast cube). For each start date
     ``ACC = sum(w f' o') / sqrt(sum(w f'^2) sum(w o'^2))`` over the valid cells (uncentred, as
     WeatherBench-2), then averaged over start dates.
     """

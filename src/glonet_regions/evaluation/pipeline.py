@@ -26,6 +26,12 @@ from glonet_regions.evaluation.baselines import (
 )
 from glonet_regions.evaluation.climatology import doy_climatology
 from glonet_regions.evaluation.diagnostics import BUILTIN_DIAGNOSTICS, DiagnosticFn
+from glonet_regions.evaluation.labels import (
+    PERSISTENCE_GROUP_LABEL,
+    boundary_info,
+    climatology_label,
+    label_persistence_groups,
+)
 from glonet_regions.evaluation.lagrangian import surface_currents, zone_deviations
 from glonet_regions.evaluation.metrics import mse_map
 from glonet_regions.evaluation.scoring import (
@@ -42,7 +48,9 @@ from glonet_regions.forecast.cube import FIRST_DAY, LEAD, validate_cube
 from glonet_regions.forecast.sources import DailySource
 
 __all__ = [
+    "LAGRANGIAN_AREA",
     "LAGRANGIAN_METRIC",
+    "MIN_CLIMATOLOGY_DAYS",
     "EvaluationResult",
     "evaluate_forecast",
     "lagrangian_scores",
@@ -52,6 +60,10 @@ __all__ = [
 
 #: Metric name of the Lagrangian trajectory deviation rows (variable "trajectory", km).
 LAGRANGIAN_METRIC = "lagrangian_deviation_km"
+#: Area of the Lagrangian rows (OceanBench's convention: the whole box).
+LAGRANGIAN_AREA = "box"
+#: Fewest training-split days from which a climatology baseline (and ACC) is computed.
+MIN_CLIMATOLOGY_DAYS = 10
 
 
 @dataclass
@@ -65,6 +77,8 @@ class EvaluationResult:
         forecast_name: Name of the model under evaluation.
         notes: What was skipped and why (no climatology, a diagnostic lacking inputs...).
         meta: Region, grid, start dates, truth source.
+        comparison: ``(table, title)`` of :func:`glonet_regions.evaluation.compare.
+            skill_difference` against another run's scores, shown by the report (or None).
     """
 
     scores: pd.DataFrame
@@ -72,6 +86,7 @@ class EvaluationResult:
     forecast_name: str
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    comparison: tuple[pd.DataFrame, str] | None = None
 
 
 def registry_metrics() -> dict[str, MetricSpec]:
@@ -169,6 +184,12 @@ def evaluate_forecast(
     notes: list[str] = []
     fc = validate_cube(forecast, source="forecast")
     name = str(fc.attrs.get("model", "forecast"))
+    binfo = boundary_info(fc.attrs)
+    if not binfo["boundary_known"]:
+        notes.append(
+            "The forecast file has no boundary_mode attribute: its boundary mode is unknown "
+            "(reanalysis boundaries, if any, would be perfect boundaries and flatter it)."
+        )
     grid = _region_subgrid(region, Grid.from_dataset(fc, source="forecast"))
     fc = snap_to_grid(fc, grid, source="forecast")
     fc = _restrict_levels(fc, depths)
@@ -193,21 +214,32 @@ def evaluate_forecast(
         models["persistence"] = persistence_forecast(daily, starts, n_lead)
     clim_cube = None
     clim_method: str | None = None
+    clim_name: str | None = None
     train = truth.train_days()
-    if train:
-        say(f"day-of-year climatology from {len(train)} training day(s)")
+    if len(train) >= MIN_CLIMATOLOGY_DAYS:
+        say(f"climatology from {len(train)} training day(s)")
         score_depths = list(depths) if depths is not None else fc_depths
         clim_daily = snap_to_grid(truth.daily(train, depths=score_depths), grid, source=truth.name)
         clim = doy_climatology(clim_daily, window=climatology_window)
         clim_method = str(clim.attrs.get("climatology_method", ""))
-        notes.append(f"Climatology (ACC and climatology baseline): {clim_method}.")
+        clim_name = climatology_label(clim.attrs)
+        notes.append(
+            f"Climatology (ACC and the '{clim_name}' baseline): {clim_method}, "
+            f"{len(train)} day(s) of the training split ({clim.attrs.get('climatology_period')})."
+        )
         clim_cube = climatology_forecast(clim, starts, n_lead)
-        models["climatology"] = clim_cube
+        clim_cube.attrs["model"] = clim_name
+        models[clim_name] = clim_cube
         if not any(bool(clim_cube[v].notnull().any()) for v in clim_cube.data_vars):
             notes.append(
                 "The training split covers none of the forecast's days of year (within the "
                 f"{climatology_window}-day window): climatology and ACC are NaN."
             )
+    elif train:
+        notes.append(
+            f"Climatology baseline and ACC skipped: the truth holds {len(train)} day(s) of the "
+            f"training split, fewer than the {MIN_CLIMATOLOGY_DAYS} a climatology needs."
+        )
     else:
         notes.append(
             "No training-split days in the truth source: no climatology baseline and no ACC."
@@ -260,6 +292,14 @@ def evaluate_forecast(
             attrs = dict(scores.attrs)
             scores = pd.concat([scores, lag], ignore_index=True) if len(scores) else lag
             scores.attrs = attrs
+    scores = label_persistence_groups(
+        scores, name, region, binfo["depth_groups_persistence"], notes
+    )
+    attrs = dict(scores.attrs)
+    scores = scores.assign(
+        boundary_mode=np.where(scores["model"] == name, binfo["boundary_mode"], "")
+    )
+    scores.attrs = attrs
     scored_leads = sorted(scores["lead_day"].unique()) if len(scores) else []
     if map_lead_days is None and scored_leads:
         picks = {scored_leads[0], scored_leads[len(scored_leads) // 2], scored_leads[-1]}
@@ -280,6 +320,17 @@ def evaluate_forecast(
             "zones": [z.name for z in zones],
             "climatology": clim_method,
             "lagrangian_particles": lagrangian_particles,
+            "boundary_mode": binfo["boundary_mode"],
+            "boundary_mode_description": binfo["boundary_mode_description"],
+            "boundary_source": binfo["boundary_source"],
+            "depth_groups_persistence": binfo["depth_groups_persistence"],
+            "roles": {
+                "forecast": name,
+                "persistence groups": PERSISTENCE_GROUP_LABEL,
+                "climatology": clim_name,
+                "global": [k for k in models if k.startswith("global")],
+                "references": list(references or {}),
+            },
         },
     )
 
@@ -332,9 +383,9 @@ def lagrangian_scores(
     if not eligible:
         return empty
     masks: dict[str, np.ndarray] = {}
-    for zone in zones:
+    for zone in zones:  # OceanBench's convention: seeded over the whole box
         full = np.zeros(grid.shape, dtype=bool)
-        full[zone.lat, zone.lon] = zone.mask
+        full[zone.lat, zone.lon] = zone.area_mask(LAGRANGIAN_AREA)
         masks[zone.name] = full
     try:
         result = zone_deviations(eligible, truth_surface, masks, n_particles=n_particles, seed=seed)
@@ -342,13 +393,16 @@ def lagrangian_scores(
         say(f"Lagrangian trajectory deviation skipped: {exc}")
         return empty
     n_lead = truth_surface.sizes[LEAD]
-    leads = range(1, n_lead + 1) if lead_days is None else sorted(set(lead_days))
+    # OceanBench's labels: lead day L is L - 1 days of drift, column L - 2; lead day 1 (no
+    # drift yet) is not reported.
+    leads = [d for d in (range(1, n_lead + 1) if lead_days is None else sorted(set(lead_days)))]
+    leads = [d for d in leads if 2 <= d <= n_lead]
     rows: list[dict[str, Any]] = []
     for name, per_zone in result.items():
         for zone_name, dev in per_zone.items():
             for lead in leads:
-                per_date = dev.mean_km[:, lead - 1]
-                n_fc = int((dev.count[:, lead - 1] > 0).sum())
+                per_date = dev.mean_km[:, lead - 2]
+                n_fc = int((dev.count[:, lead - 2] > 0).sum())
                 value = float(np.nanmean(per_date)) if n_fc else float("nan")
                 rows.append(
                     {
@@ -359,7 +413,9 @@ def lagrangian_scores(
                         "metric": LAGRANGIAN_METRIC,
                         "convention": "oceanbench",
                         "subregion": zone_name,
+                        "area": LAGRANGIAN_AREA,
                         "value": value,
+                        "missing_fraction": float("nan"),
                         "n_forecasts": n_fc,
                     }
                 )
@@ -368,8 +424,10 @@ def lagrangian_scores(
     say(
         f"Lagrangian trajectory deviation (oceanbench, km): particles per start date, at most "
         f"{n_particles} per zone drawn from its ocean cells with cos(latitude) weights: "
-        f"{seeded}. RK4 with a 1 h step on the currents at {depth:g} m; the truth's "
-        "trajectories are the reference; particles stop at the coast and grid edge."
+        f"{seeded}, over the whole box (open-boundary zone included). RK4 with a 1 h step on "
+        f"the currents at {depth:g} m from the first forecast day; lead day L = L - 1 days of "
+        "drift (OceanBench's labels, from lead day 2); the truth's trajectories are the "
+        "reference; particles stop at the coast and grid edge."
     )
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from glonet_regions.evaluation.headline import HEADLINE_WHAT, NO_DEPTH, Headline, headlines
+from glonet_regions.evaluation.labels import PERSISTENCE_GROUP_LABEL
 from glonet_regions.evaluation.pipeline import EvaluationResult
 from glonet_regions.evaluation.scoring import WHOLE_REGION
 
@@ -40,8 +42,14 @@ def _label(variable: str, depth: float) -> str:
 
 
 def skill_table(scores: pd.DataFrame, model: str, *, metric: str = "rmse") -> pd.DataFrame:
-    """Skill ``1 - RMSE_model / RMSE_persistence`` (whole region): variable@depth x lead."""
+    """Skill ``1 - RMSE_model / RMSE_persistence`` (whole region): variable@depth x lead.
+
+    Rows of depth groups the checkpoint does not hold (labelled
+    ``persistence (group not trained)``, not ``model``) are left out.
+    """
     sel = scores[(scores["subregion"] == WHOLE_REGION) & (scores["metric"] == metric)]
+    if "area" in sel.columns:
+        sel = sel[sel["area"] == "interior"]
     key = ["variable", "depth", "lead_day"]
     mod = sel[sel["model"] == model].set_index(key)["value"]
     per = sel[sel["model"] == "persistence"].set_index(key)["value"]
@@ -146,7 +154,10 @@ def _plot_scorecard(table: pd.DataFrame, model: str, out: Path) -> Path | None:
             if np.isfinite(vals[i, j]):
                 ax.text(j, i, f"{vals[i, j]:.2f}", ha="center", va="center", fontsize=6)
     fig.colorbar(im, ax=ax, label="1 - RMSE / RMSE persistence")
-    ax.set_title(f"{model}: skill against persistence (WB2 RMSE, whole region)", fontsize=9)
+    ax.set_title(
+        f"{model}: skill against persistence (WB2 RMSE, interior of the whole region)",
+        fontsize=9,
+    )
     path = out / "scorecard.png"
     _save(fig, path)
     return path
@@ -157,34 +168,85 @@ def _img(path: Path) -> str:
     return f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
 
 
-def _html(result: EvaluationResult, table: pd.DataFrame, images: dict[str, list[Path]]) -> str:
+def _headline_html(items: list[Headline]) -> list[str]:
     esc = html.escape
+    parts = [f"<h2>Headline</h2><p>{esc(HEADLINE_WHAT)}.</p>"]
+    for h in items:
+        parts.append(f"<h3>{esc(h.variable)}</h3>")
+        has_depth = any(d != NO_DEPTH for d, _ in h.table.index)
+        head = "".join(f"<th>lead day {int(c)}</th>" for c in h.table.columns)
+        rows = [f"<table><tr>{'<th>depth</th>' if has_depth else ''}<th>model</th>{head}</tr>"]
+        for (depth, model), vals in h.table.iterrows():
+            cells = []
+            for lead, v in vals.items():
+                text = "-" if not np.isfinite(v) else f"{v:.4g}"
+                best = bool(h.best.loc[(depth, model), lead])
+                cells.append(f"<td>{'<b>' + text + ' *</b>' if best else text}</td>")
+            dcell = f"<td>{'' if depth == NO_DEPTH else f'{depth:g} m'}</td>" if has_depth else ""
+            rows.append(f"<tr>{dcell}<td style='text-align:left'>{esc(str(model))}</td>")
+            rows[-1] += "".join(cells) + "</tr>"
+        rows.append("</table>")
+        parts += rows
+        parts.append(f"<p>{esc(h.sentence)}</p>")
+    return parts
+
+
+_CONVENTIONS = (
+    "<p>Conventions (docs/reference/scores.md): <b>oceanbench</b> rows are computed as "
+    "OceanBench 0.4-0.6 does, over the whole evaluation box, open-boundary zone included "
+    "(area <i>box</i>): RMSD = square root of the cos(latitude)-weighted lat/lon mean of the "
+    "squared error, per forecast, then averaged over start dates; the missing fraction is the "
+    "cos(latitude)-weighted share of the cells where the truth has a value and the model has "
+    "none. <b>lagrangian_deviation_km</b> (oceanbench, variable 'trajectory'): mean distance "
+    "(km) between surface drifters advected (RK4, 1 h step) from the first forecast day by the "
+    "model's and the truth's currents, seeded at cos(latitude)-weighted ocean cells, over the "
+    "particles alive in both, averaged over start dates; lead day L = L - 1 days of drift "
+    "(OceanBench's labels, from lead day 2). <b>weatherbench2</b> rows (RMSE, bias, ACC) are "
+    "cell-area weighted over the interior only (area <i>interior</i>: open-boundary zone "
+    "excluded), RMSE square-rooted after the mean over start dates, ACC against the "
+    "climatology named above. Rows labelled <i>" + PERSISTENCE_GROUP_LABEL + "</i> are depth "
+    "groups the checkpoint does not hold: the forecast is persistence there. "
+    "Files: scores.csv, scores.json.</p>"
+)
+
+
+def _html(
+    result: EvaluationResult,
+    table: pd.DataFrame,
+    images: dict[str, list[Path]],
+    heads: list[Headline] | None = None,
+) -> str:
+    esc = html.escape
+    meta = result.meta
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-        f"<title>glonet-regions evaluation: {esc(result.meta.get('region', ''))}</title>",
+        f"<title>glonet-regions evaluation: {esc(meta.get('region', ''))}</title>",
         "<style>body{font-family:sans-serif;margin:1.5em;max-width:1300px}"
         "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
         "padding:2px 6px;text-align:right}img{max-width:100%;margin:0.5em 0}</style>",
         "</head><body>",
-        f"<h1>Evaluation of {esc(result.forecast_name)} on "
-        f"{esc(result.meta.get('region', ''))}</h1>",
-        "<ul>",
+        f"<h1>Evaluation of {esc(result.forecast_name)} on {esc(meta.get('region', ''))}</h1>",
+        f"<p><b>Boundary mode</b>: {esc(str(meta.get('boundary_mode', 'unknown')))} "
+        f"({esc(str(meta.get('boundary_mode_description', '')))})",
     ]
+    pers = meta.get("depth_groups_persistence") or []
+    if pers:
+        parts.append(
+            f"; <b>depth groups not in the checkpoint (persistence)</b>: {esc(', '.join(pers))}"
+        )
+    parts.append("</p>")
+    parts += _headline_html(heads or [])
+    if result.comparison is not None and not result.comparison[0].empty:
+        cmp_table, title = result.comparison
+        parts.append(f"<h2>What the other run's boundaries add</h2><p>{esc(title)}.</p>")
+        parts.append(cmp_table.to_html(float_format=lambda v: f"{v:+.3f}", na_rep="-"))
+    parts.append("<h2>Run</h2><ul>")
     for key in ("start_dates", "n_lead_days", "truth", "models", "zones", "climatology"):
-        parts.append(f"<li><b>{esc(key)}</b>: {esc(str(result.meta.get(key)))}</li>")
+        parts.append(f"<li><b>{esc(key)}</b>: {esc(str(meta.get(key)))}</li>")
+    if meta.get("boundary_source"):
+        parts.append(f"<li><b>boundary_source</b>: {esc(str(meta['boundary_source']))}</li>")
     parts.append("</ul>")
-    parts.append(
-        "<p>Conventions: <b>oceanbench</b> RMSD = unweighted lat/lon mean of the squared error, "
-        "square-rooted per forecast, then averaged over start dates. <b>weatherbench2</b> RMSE, "
-        "bias and ACC = area-weighted (cell area), RMSE square-rooted after the mean over start "
-        "dates, ACC against the climatology of the training split named above. "
-        "<b>lagrangian_deviation_km</b> (oceanbench, variable 'trajectory'): mean great-circle "
-        "distance (km) between surface drifters advected (RK4, 1 h step) by the model's and "
-        "the truth's currents from the same cos(latitude)-weighted ocean cells, over the "
-        "particles alive in both, averaged over start dates; lead day L = after L days. The "
-        "open-boundary zone is excluded everywhere (from the seeding, for the drifters). "
-        "Files: scores.csv, scores.json.</p>"
-    )
+    parts.append(_CONVENTIONS)
     for note in result.notes:
         parts.append(f"<p><i>Note: {esc(note)}</i></p>")
     if "scorecard" in images:
@@ -239,6 +301,6 @@ def write_report(result: EvaluationResult, out_dir: str | Path) -> dict[str, Any
     if card is not None:
         images["scorecard"] = [card]
     page = out / "report.html"
-    text = _html(result, table, images)
+    text = _html(result, table, images, headlines(scores, result.meta))
     _atomic_write(page, lambda p: p.write_text(text, encoding="utf-8"))
     return {**paths, "html": page, "images": images}

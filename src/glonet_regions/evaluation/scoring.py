@@ -1,12 +1,23 @@
 """Scoring aligned forecast cubes against a truth cube, per region zone and convention.
 
 Every model (the forecast and each baseline) is scored the same way: per variable, depth and
-lead day, with each metric in its convention, over the interior of the evaluation box (the
-open-boundary zone excluded) and over each sub-region. One row per score::
+lead day, with each metric in its convention, over the evaluation box and over each sub-region.
+Where a score is computed depends on its convention (the ``area`` column):
 
-    model, variable, depth, lead_day, metric, convention, subregion, value, n_forecasts
+- ``box``: rows of the ``oceanbench`` convention cover the whole box, the open-boundary zone
+  included, as OceanBench scores its IBI box;
+- ``interior``: every other row covers the interior only (the open-boundary zone excluded,
+  where a forecast is forced by its boundary data).
 
-``lead_day`` is 1-based (``lead_day_index + 1``), as OceanBench reports it.
+One row per score::
+
+    model, variable, depth, lead_day, metric, convention, subregion, area, value,
+    missing_fraction, n_forecasts
+
+``lead_day`` is 1-based (``lead_day_index + 1``), as OceanBench reports it. ``missing_fraction``
+is OceanBench's: the cos(latitude)-weighted share of the cells of the area where the truth has
+a value and the model has none (at that lead day, averaged over start dates); those cells are
+left out of the score itself.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from glonet_regions.forecast.cube import FIRST_DAY, LEAD
 
 __all__ = [
     "BUILTIN_METRICS",
+    "AREAS",
     "ENGINES",
     "OCEANBENCH_DEPTHS",
     "SCORE_COLUMNS",
@@ -44,6 +56,11 @@ __all__ = [
 #: OceanBench's scoring depths (m); matched to the nearest level within tolerance.
 OCEANBENCH_DEPTHS: tuple[float, ...] = (0.494, 47.37, 92.33, 222.48, 318.13, 541.09)
 WHOLE_REGION = "region"
+#: The ``area`` of a row: what part of its zone it covers.
+AREAS: dict[str, str] = {
+    "box": "the whole box, open-boundary zone included (as OceanBench scores)",
+    "interior": "the interior, open-boundary zone excluded",
+}
 SCORE_COLUMNS = [
     "model",
     "variable",
@@ -52,7 +69,9 @@ SCORE_COLUMNS = [
     "metric",
     "convention",
     "subregion",
+    "area",
     "value",
+    "missing_fraction",
     "n_forecasts",
 ]
 
@@ -67,9 +86,9 @@ class MetricSpec:
     needs_climatology: bool = False
 
     @property
-    def weighted(self) -> bool:
-        """Area weights are passed in every convention but OceanBench's."""
-        return self.convention != "oceanbench"
+    def area(self) -> str:
+        """``box`` (open-boundary zone included) for OceanBench's convention, else ``interior``."""
+        return "box" if self.convention == "oceanbench" else "interior"
 
 
 BUILTIN_METRICS: dict[str, MetricSpec] = {
@@ -82,16 +101,29 @@ BUILTIN_METRICS: dict[str, MetricSpec] = {
 
 @dataclass(frozen=True)
 class Zone:
-    """Where a score is computed: a lat/lon window of the grid and the cells scored in it."""
+    """Where a score is computed: a lat/lon window of the grid and the cells scored in it.
+
+    ``mask`` is the interior (open-boundary zone excluded), ``box`` the whole window (None:
+    every cell of the window); :meth:`area_mask` picks one by :data:`AREAS` name.
+    """
 
     name: str
     lat: slice
     lon: slice
     mask: np.ndarray = field(repr=False)  # bool (nlat, nlon) of the window, True = scored
+    box: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_cells(self) -> int:
         return int(self.mask.sum())
+
+    def area_mask(self, area: str) -> np.ndarray:
+        """The window's mask of ``area`` (``interior`` or ``box``)."""
+        if area == "interior":
+            return self.mask
+        if area == "box":
+            return np.ones_like(self.mask) if self.box is None else self.box
+        raise ValidationError(f"Unknown score area {area!r}; expected one of {list(AREAS)}")
 
 
 def interior_mask(region: Region, grid: Grid) -> np.ndarray:
@@ -112,9 +144,9 @@ def _window(grid: Grid, bbox: BBox) -> tuple[slice, slice] | None:
 
 
 def region_zones(region: Region, grid: Grid, subregions: Sequence[SubRegion] = ()) -> list[Zone]:
-    """The whole evaluation box plus each sub-region, each restricted to the interior.
+    """The whole evaluation box plus each sub-region (interior mask and whole box).
 
-    Sub-regions that hold no cell of ``grid`` are left out.
+    Sub-regions that hold no interior cell of ``grid`` are left out.
     """
     interior = interior_mask(region, grid)
     zones: list[Zone] = []
@@ -127,7 +159,7 @@ def region_zones(region: Region, grid: Grid, subregions: Sequence[SubRegion] = (
             continue
         mask = interior[win]
         if mask.any():
-            zones.append(Zone(name, win[0], win[1], mask))
+            zones.append(Zone(name, win[0], win[1], mask, np.ones_like(mask)))
     if not zones or zones[0].name != WHOLE_REGION:
         raise DataError(
             f"The forecast grid {grid} holds no interior cell of region {region.name!r}'s "
@@ -163,29 +195,6 @@ def _depth_pairs(
     return f_sel.assign_coords(depth=level), t_sel.assign_coords(depth=level)
 
 
-def _rows(
-    score: xr.DataArray, base: dict[str, Any], lead_numbers: np.ndarray
-) -> list[dict[str, Any]]:
-    out = []
-    s = score
-    if "depth" not in s.dims:
-        s = s.expand_dims(depth=[np.nan])
-    s = s.transpose(LEAD, "depth")
-    vals = s.values
-    depths = s["depth"].values
-    for i, lead in enumerate(lead_numbers):
-        for j, d in enumerate(depths):
-            out.append(
-                {
-                    **base,
-                    "depth": float(d),
-                    "lead_day": int(lead),
-                    "value": float(vals[i, j]),
-                }
-            )
-    return out
-
-
 _FAST_FUNCTIONS: dict[Callable[..., xr.DataArray], str] = {
     m.rmsd_oceanbench: "rmsd",
     m.rmse: "rmse",
@@ -212,13 +221,17 @@ def _climatology_for(
     return None if c_src is None else c_src.load()
 
 
-def _zone_index(zones: Sequence[Zone], grid: Grid, area: np.ndarray) -> fs.ZoneIndex:
+def _zone_index(zones: Sequence[Zone], areas: Sequence[str], grid: Grid, area: np.ndarray) -> Any:
+    """One fast-scoring zone per ``(zone, area)``, named ``(zone name, area)``."""
     masks = []
+    names = []
     for zone in zones:
-        full = np.zeros(grid.shape, dtype=bool)
-        full[zone.lat, zone.lon] = zone.mask
-        masks.append(full)
-    return fs.build_zone_index([z.name for z in zones], masks, area)
+        for kind in areas:
+            full = np.zeros(grid.shape, dtype=bool)
+            full[zone.lat, zone.lon] = zone.area_mask(kind)
+            masks.append(full)
+            names.append((zone.name, kind))
+    return names, fs.build_zone_index([f"{z}|{k}" for z, k in names], masks, area)
 
 
 def _standard(da: xr.DataArray) -> np.ndarray | None:
@@ -236,10 +249,15 @@ def _fast_scores(
     f_all: xr.DataArray,
     t_all: xr.DataArray,
     c_all: xr.DataArray | None,
-    zi: fs.ZoneIndex,
+    zones: tuple[list[tuple[str, str]], fs.ZoneIndex],
     specs: Sequence[MetricSpec],
-) -> dict[tuple[str, str], np.ndarray] | None:
-    """Every fast metric of every zone: ``(zone, metric) -> (lead, depth)`` (None: can't)."""
+) -> dict[tuple[str, str, str], np.ndarray] | None:
+    """Every fast metric of every zone and area: ``(zone, area, metric) -> (lead, depth)``.
+
+    The metric ``"missing"`` of each ``(zone, area)`` is OceanBench's missing fraction. None
+    when the cubes cannot go through the fast path.
+    """
+    names, zi = zones
     xr.align(f_all, t_all, join="exact", copy=False)  # same coordinates, as the metrics require
     f = _standard(f_all)
     t = _standard(t_all)
@@ -257,27 +275,93 @@ def _fast_scores(
     e_sums, a_sums = fs.block_sums(f.reshape(-1, *plane), t.reshape(-1, *plane), zi, c_stack)
     err = e_sums.reshape(n_date, n_lead, n_depth, zi.n_zones, -1)
     acc = None if a_sums is None else a_sums.reshape(n_date, n_lead, n_depth, zi.n_zones, -1)
-    out: dict[tuple[str, str], np.ndarray] = {}
+    out: dict[tuple[str, str, str], np.ndarray] = {}
+    missing = fs.finalize("missing", True, err, None)
+    for z, (name, kind) in enumerate(names):
+        out[(name, kind, "missing")] = missing[:, :, z]
     for spec in specs:
         if spec.needs_climatology and acc is None:
             continue
-        kind = _FAST_FUNCTIONS[spec.function]
-        score = fs.finalize(kind, spec.weighted, err, acc)  # (lead, depth, zone)
-        for z, name in enumerate(zi.names):
-            out[(name, spec.name)] = score[:, :, z]
+        kind_of_metric = _FAST_FUNCTIONS[spec.function]
+        score = fs.finalize(kind_of_metric, True, err, acc)  # (lead, depth, zone)
+        for z, (name, kind) in enumerate(names):
+            if kind == spec.area:
+                out[(name, kind, spec.name)] = score[:, :, z]
     return out
 
 
 def _value_rows(
-    values: np.ndarray, depths: np.ndarray, base: dict[str, Any], lead_numbers: np.ndarray
+    values: np.ndarray,
+    missing: np.ndarray,
+    depths: np.ndarray,
+    base: dict[str, Any],
+    lead_numbers: np.ndarray,
 ) -> list[dict[str, Any]]:
     out = []
     for i, lead in enumerate(lead_numbers):
         for j, d in enumerate(depths):
             out.append(
-                {**base, "depth": float(d), "lead_day": int(lead), "value": float(values[i, j])}
+                {
+                    **base,
+                    "depth": float(d),
+                    "lead_day": int(lead),
+                    "value": float(values[i, j]),
+                    "missing_fraction": float(missing[i, j]),
+                }
             )
     return out
+
+
+def _as_lead_depth(score: xr.DataArray) -> np.ndarray:
+    """A score over ``(lead_day_index[, depth])`` as a ``(lead, depth)`` array."""
+    s = score
+    if "depth" not in s.dims:
+        s = s.expand_dims(depth=[np.nan])
+    return np.asarray(s.transpose(LEAD, "depth").values, dtype=np.float64)
+
+
+class _ZoneCut:
+    """One zone's forecast, truth and climatology cut to an area, made on first use."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        f_all: xr.DataArray,
+        t_all: xr.DataArray,
+        c_all: xr.DataArray | None,
+        weights: xr.DataArray,
+        fast: dict[tuple[str, str, str], np.ndarray] | None,
+    ) -> None:
+        self.zone = zone
+        self.arrays = (f_all, t_all, c_all)
+        self.weights = weights
+        self.fast = fast or {}
+        self._cut: dict[str, tuple[xr.DataArray, xr.DataArray, xr.DataArray | None]] = {}
+        self._missing: dict[str, np.ndarray] = {}
+
+    def data(self, area: str) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray | None]:
+        """``(forecast, truth, climatology)`` of the zone's window, NaN outside ``area``."""
+        if area not in self._cut:
+            z = self.zone
+            sl = {"latitude": z.lat, "longitude": z.lon}
+            mask = xr.DataArray(z.area_mask(area), dims=("latitude", "longitude"))
+            f, t, c = self.arrays
+            self._cut[area] = (
+                f.isel(sl).where(mask),
+                t.isel(sl).where(mask),
+                None if c is None else c.isel(sl).where(mask),
+            )
+        return self._cut[area]
+
+    def missing(self, area: str) -> np.ndarray:
+        """OceanBench's missing fraction over ``area``, ``(lead, depth)``."""
+        key = (self.zone.name, area, "missing")
+        if key in self.fast:
+            return self.fast[key]
+        if area not in self._missing:
+            f, t, _ = self.data(area)
+            self._missing[area] = _as_lead_depth(m.missing_fraction(f, t, self.weights))
+        return self._missing[area]
 
 
 def score_models(
@@ -333,9 +417,10 @@ def score_models(
     lead_sel: slice | np.ndarray = (
         slice(int(lead_idx[0]), int(lead_idx[-1]) + 1) if contiguous else lead_idx
     )
-    area = grid.area_weights()
+    area = grid.area_weights()  # proportional to cos(latitude) on a regular grid
+    areas = sorted({s.area for s in table.values()}) or ["interior"]
     fast_specs = [s for s in table.values() if engine == "numpy" and s.function in _FAST_FUNCTIONS]
-    zi = _zone_index(zones, grid, area) if fast_specs else None
+    zi = _zone_index(zones, areas, grid, area) if engine == "numpy" else None
     rows: list[dict[str, Any]] = []
     for model_name, cube in models.items():
         names = [str(v) for v in cube.data_vars if v in truth.data_vars]
@@ -357,10 +442,8 @@ def score_models(
                 fast = _fast_scores(f_all, t_all, c_all, zi, fast_specs)
             level = f_all["depth"].values if "depth" in f_all.dims else np.array([np.nan])
             for zone in zones:
-                sl = {"latitude": zone.lat, "longitude": zone.lon}
-                mask = xr.DataArray(zone.mask, dims=("latitude", "longitude"))
                 w = xr.DataArray(area[zone.lat, zone.lon], dims=("latitude", "longitude"))
-                zone_data: tuple[xr.DataArray, xr.DataArray, xr.DataArray | None] | None = None
+                cut = _ZoneCut(zone, f_all, t_all, c_all, w, fast)
                 for spec in table.values():
                     if spec.needs_climatology and c_all is None:
                         continue
@@ -370,25 +453,22 @@ def score_models(
                         "metric": spec.name,
                         "convention": spec.convention,
                         "subregion": zone.name,
+                        "area": spec.area,
                         "n_forecasts": n_fc,
                     }
-                    if fast is not None and (zone.name, spec.name) in fast:
-                        values = fast[(zone.name, spec.name)]
-                        rows.extend(_value_rows(values, level, base, lead_idx + 1))
-                        continue
-                    if zone_data is None:
-                        zone_data = (
-                            f_all.isel(sl).where(mask),
-                            t_all.isel(sl).where(mask),
-                            None if c_all is None else c_all.isel(sl).where(mask),
-                        )
-                    f, t, c = zone_data
-                    weights = w if spec.weighted else None
-                    if spec.needs_climatology:
-                        score = spec.function(f, t, c, weights)
+                    key = (zone.name, spec.area, spec.name)
+                    if fast is not None and key in fast:
+                        values = fast[key]
                     else:
-                        score = spec.function(f, t, weights)
-                    rows.extend(_rows(score, base, lead_idx + 1))
+                        f, t, c = cut.data(spec.area)
+                        if spec.needs_climatology:
+                            score = spec.function(f, t, c, w)
+                        else:
+                            score = spec.function(f, t, w)
+                        values = _as_lead_depth(score)
+                    rows.extend(
+                        _value_rows(values, cut.missing(spec.area), level, base, lead_idx + 1)
+                    )
     df = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     if climatology is not None and "climatology_method" in climatology.attrs:
         df.attrs["climatology_method"] = str(climatology.attrs["climatology_method"])
