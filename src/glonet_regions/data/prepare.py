@@ -40,6 +40,7 @@ from glonet_regions.core.mask import LandSeaMask
 from glonet_regions.core.region import DateSplits, OpenBoundaries, Region
 from glonet_regions.data.prepare_source import PrepareSource
 from glonet_regions.data.stats import GroupStats, RunningMoments
+from glonet_regions.data.storage import ChannelCodec, make_codec, pack_zone, zone_index
 from glonet_regions.data.store import (
     FORMAT_VERSION,
     PROGRESS,
@@ -103,7 +104,7 @@ def _effective_layout(layout: Layout) -> Layout:
     # Work chunks must hold whole shards (one writer per shard file): use the largest
     # divisor of chunk_days not above the requested shard size.
     shard = max(d for d in range(1, layout.shard_days + 1) if layout.chunk_days % d == 0)
-    return Layout(layout.chunk_days, shard, layout.codec)
+    return Layout(layout.chunk_days, shard, layout.codec, layout.storage_dtype)
 
 
 def build_plan(
@@ -186,6 +187,7 @@ def derive_ocean_mask(fields: Any, scheme: DepthScheme) -> np.ndarray:
 def _create_skeleton(
     path: Path, plan: dict[str, Any], days: Sequence[dt.date], grid: Grid,
     scheme: DepthScheme, layout: Layout, ocean: np.ndarray,
+    codecs: dict[str, ChannelCodec], zone: np.ndarray,
 ) -> None:  # fmt: skip
     """Write the empty store into a temporary folder and rename it into place."""
     import zarr
@@ -205,24 +207,33 @@ def _create_skeleton(
         arr = root.create_array(name, shape=values.shape, dtype="float64",
                                 dimension_names=(name,))  # fmt: skip
         arr[:] = values
+    n_zone = int(zone.size)
+    if plan["has_boundary"]:
+        bidx = root.create_array("boundary_index", shape=(max(n_zone, 1),), dtype="int64",
+                                 dimension_names=("zone_cell",))  # fmt: skip
+        if n_zone:
+            bidx[:] = zone
+        else:
+            raise DataError("The region's open-boundary zone holds no cell of the store grid")
     n_chunks = plan["layout"]["n_work_chunks"]
     prog = root.create_group(PROGRESS)
     prog.create_array("done", shape=(n_chunks,), dtype="uint8", chunks=(1,), fill_value=0)
     for g in scheme.groups:
         grp = root.create_group(g.name)
         c = g.n_channels
-        names = ("data", "boundary") if plan["has_boundary"] else ("data",)
-        for name in names:
+        gc = codecs[g.name]
+        grp.create_array(
+            "data", shape=(t, c, h, w), dtype=gc.disk_dtype, chunks=(1, c, h, w),
+            shards=(min(layout.shard_days, t), c, h, w), compressors=codec,
+            fill_value=gc.fill_value,
+            dimension_names=("time", "channel", "latitude", "longitude"),
+        )  # fmt: skip
+        if plan["has_boundary"]:
             grp.create_array(
-                name,
-                shape=(t, c, h, w),
-                dtype="float32",
-                chunks=(1, c, h, w),
-                shards=(min(layout.shard_days, t), c, h, w),
-                compressors=codec,
-                fill_value=np.nan,
-                dimension_names=("time", "channel", "latitude", "longitude"),
-            )
+                "boundary", shape=(t, c, n_zone), dtype=gc.disk_dtype, chunks=(1, c, n_zone),
+                shards=(min(layout.shard_days, t), c, n_zone), compressors=codec,
+                fill_value=gc.fill_value, dimension_names=("time", "channel", "zone_cell"),
+            )  # fmt: skip
         mask = grp.create_array(
             "mask", shape=(g.n_levels, h, w), dtype="bool", chunks=(1, h, w),
             compressors=codec, fill_value=False,
@@ -231,11 +242,28 @@ def _create_skeleton(
         mask[:] = ocean[list(g.level_indices)]
         prog.create_array(f"{g.name}_stats", shape=(n_chunks, 6, c), dtype="float64",
                           chunks=(1, 6, c), fill_value=np.nan)  # fmt: skip
-    root.attrs[ROOT_ATTR] = plan
+    root.attrs[ROOT_ATTR] = {**plan, "storage": {k: v.to_dict() for k, v in codecs.items()}}
     prog.attrs["skeleton_complete"] = True
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def group_codecs(
+    layout: Layout, scheme: DepthScheme, ocean: np.ndarray, first_day: Any | None,
+    shape: tuple[int, int],
+) -> dict[str, ChannelCodec]:  # fmt: skip
+    """The storage codec of every depth group (float16/bfloat16 scales from ``first_day``)."""
+    out = {}
+    for g in scheme.groups:
+        chans = list(g.channels())
+        if layout.storage_dtype in ("float16", "bfloat16"):
+            x0 = pack_group(first_day, g, 1, shape)[0]
+            cm = ocean[list(g.level_indices)][channel_level_positions(g)]
+            out[g.name] = make_codec(layout.storage_dtype, chans, x0, cm)
+        else:
+            out[g.name] = make_codec(layout.storage_dtype, chans)
+    return out
 
 
 # -- one work chunk -----------------------------------------------------------------------
@@ -267,6 +295,8 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
         **{**attrs["open_boundaries"], "edges": tuple(attrs["open_boundaries"]["edges"])}
     ).zone_mask(shape)
     has_boundary = bool(attrs["has_boundary"])
+    zidx = zone_index(zone)
+    codecs = {k: ChannelCodec.from_dict(v) for k, v in attrs["storage"].items()}
     groups = []
     for name, info in attrs["groups"].items():
         g = _group_from_attrs(name, info)
@@ -290,7 +320,7 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
                     f"(source {_source_name(source)}); the ocean mask comes from the first day"
                 )
             x = np.where(cmask[None], x, np.float32(np.nan))
-            root[f"{g.name}/data"][s0:s1] = x
+            root[f"{g.name}/data"][s0:s1] = codecs[g.name].encode(x)
             vm.update(x[is_train[s0:s1]], cmask)
             full = np.concatenate([prev[g.name], x]) if g.name in prev else x
             tt = times[s0 - (1 if g.name in prev else 0) : s1]
@@ -302,7 +332,7 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
             if bfields is not None:
                 b = pack_group(bfields, g, len(days), shape)
                 b = np.where((zone[None] & cmask)[None], b, np.float32(np.nan))
-                root[f"{g.name}/boundary"][s0:s1] = b
+                root[f"{g.name}/boundary"][s0:s1] = codecs[g.name].encode(pack_zone(b, zidx))
     for g, _, vm, dm in groups:
         root[f"{PROGRESS}/{g.name}_stats"][k] = np.concatenate([vm.to_array(), dm.to_array()])
     root[f"{PROGRESS}/done"][k] = 1
@@ -357,9 +387,10 @@ def finalise(path: Path, source_description: dict[str, Any], command: str | None
             dm.merge(RunningMoments.from_array(parts[k, 3:]))
         # Day pairs straddling two work chunks.
         cmask = np.asarray(root[f"{name}/mask"][:], dtype=bool)[channel_level_positions(g)]
+        gcodec = ChannelCodec.from_dict(attrs["storage"][name])
         for j in range(cd, times.size, cd):
             if times[j] - times[j - 1] == 1 and is_train[j] and is_train[j - 1]:
-                x = np.asarray(root[f"{name}/data"][j - 1 : j + 1])
+                x = gcodec.decode(root[f"{name}/data"][j - 1 : j + 1])
                 dm.update(x[1:] - x[:1], cmask)
         stats[name] = GroupStats.from_moments(info["channels"], vm, dm).to_dict()
     attrs["stats"] = stats
@@ -404,7 +435,7 @@ def _execute(
     from distributed import Client, wait
 
     own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    client, cluster = connect(scheduler) if own else (scheduler, None)
     try:
         futures = client.compute(tasks)
         wait(futures)  # every chunk finished (or failed) before any error is raised
@@ -412,6 +443,39 @@ def _execute(
     finally:
         if own:
             client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def connect(scheduler: str) -> tuple[Any, Any]:
+    """A dask.distributed ``Client`` for ``--scheduler`` (and the LocalCluster it started).
+
+    ``local:N`` starts a LocalCluster of N single-threaded worker processes; a path to a
+    ``.json`` file is a scheduler file (as ``dask-scheduler --scheduler-file``, dask-jobqueue
+    or dask-mpi write it); anything else is a scheduler address (``tcp://host:8786``).
+    """
+    from distributed import Client, LocalCluster
+
+    text = str(scheduler)
+    if text.startswith("local:"):
+        try:
+            n = int(text.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValidationError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        return Client(cluster), cluster
+    if text.endswith(".json"):
+        if not Path(text).is_file():
+            raise ValidationError(f"--scheduler {text}: scheduler file not found")
+        return Client(scheduler_file=text), None
+    try:
+        return Client(text, timeout="30s"), None
+    except OSError as exc:
+        raise ValidationError(f"--scheduler {text}: cannot reach the scheduler ({exc})") from None
 
 
 def prepare_store(
@@ -470,6 +534,12 @@ def prepare_store(
                 f"{path} exists and is not a glonet-regions store; choose another --out"
             )
         attrs = read_attrs(path)
+        had = str(attrs.get("layout", {}).get("storage_dtype", "float32"))
+        if had != layout.storage_dtype:
+            raise StoreError(
+                f"Store {path} was prepared with storage dtype {had}; this run asks for "
+                f"{layout.storage_dtype}: use --storage-dtype {had} to resume it, or another --out"
+            )
         if attrs.get("plan_id") != plan["plan_id"]:
             diff = sorted(k for k in plan if k not in ("plan_id", "complete")
                           and attrs.get(k) != plan[k])  # fmt: skip
@@ -489,9 +559,15 @@ def prepare_store(
             if path.exists():
                 path.rmdir()
             first = source.ocean_mask()
+            day0 = None
+            if first is None or layout.storage_dtype in ("float16", "bfloat16"):
+                day0 = source.interior(days[:1])
             if first is None:
-                first = derive_ocean_mask(source.interior(days[:1]), region.depth)
-            _create_skeleton(path, plan, days, grid, region.depth, layout, np.asarray(first))
+                first = derive_ocean_mask(day0, region.depth)
+            ocean = np.asarray(first)
+            codecs = group_codecs(layout, region.depth, ocean, day0, grid.shape)
+            zone = zone_index(region.open_boundaries.zone_mask(grid.shape))
+            _create_skeleton(path, plan, days, grid, region.depth, layout, ocean, codecs, zone)
             say(f"Created store {path}: {len(days)} days in {n_chunks} chunks")
         import zarr
 
