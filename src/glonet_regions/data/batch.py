@@ -127,9 +127,7 @@ class Batch:
         )  # fmt: skip
 
 
-def _unchecked(
-    x: Tensor, y: Tensor, mask: Tensor, time: Tensor, boundary: Tensor | None
-) -> Batch:
+def _unchecked(x: Tensor, y: Tensor, mask: Tensor, time: Tensor, boundary: Tensor | None) -> Batch:
     out = object.__new__(Batch)
     for name, value in (("x", x), ("y", y), ("mask", mask), ("time", time),
                         ("boundary", boundary)):  # fmt: skip

@@ -45,11 +45,11 @@ def sample_starts(times: np.ndarray, lo: int, hi: int, n: int) -> np.ndarray:
 class GlonetStoreDataset(Dataset[Sample]):
     """Samples of one depth group of a store.
 
-    Items are :class:`~glonet_regions.data.batch.Sample` objects: ``x`` ``(n_input, C, H, W)`` float32 (normalised when
-    ``normalise``; land 0), ``y`` ``(n_target, C, H, W)``, ``boundary`` ``(n_target, C, H, W)``
-    (normalised, 0 outside the boundary zone and on land; only with ``with_boundary``),
-    ``mask`` ``(C, H, W)`` float32 ocean mask, ``time`` the first target day (int64 days since
-    1970-01-01).
+    Items are :class:`~glonet_regions.data.batch.Sample` objects: ``x``
+    ``(n_input, C, H, W)`` float32 (normalised when ``normalise``; land 0), ``y``
+    ``(n_target, C, H, W)``, ``boundary`` ``(n_target, C, H, W)`` (normalised, 0 outside the
+    boundary zone and on land; only with ``with_boundary``), ``mask`` ``(C, H, W)`` float32
+    ocean mask, ``time`` the first target day (int64 days since 1970-01-01).
 
     The zarr store is opened lazily in each process (DataLoader workers included).
 
