@@ -130,8 +130,8 @@ def write_report(data: ReportData, out: str | Path) -> tuple[Path, Path]:
         rows = []
         for z in data.zones:
             vt = summ["distributions"][lab][z]["vs_train"]
-            rows.append([z] + [_fmt(vt[s].get(k)) for s in ("validation", "test")
-                               for k in ("wasserstein", "ks", "share_outside_train_1_99")])  # fmt: skip
+            keys = ("wasserstein", "ks", "share_outside_train_1_99")
+            rows.append([z] + [_fmt(vt[s].get(k)) for s in ("validation", "test") for k in keys])
         parts.append(_table(
             ["zone", "val W1", "val KS", "val outside", "test W1", "test KS", "test outside"],
             rows,
@@ -149,8 +149,8 @@ def write_report(data: ReportData, out: str | Path) -> tuple[Path, Path]:
         if not table:
             parts.append("<p>none flagged</p>")
             continue
-        parts.append(_table(["zone", *SPLITS],
-                            [[z, *(_fmt(v[s]) for s in SPLITS)] for z, v in table.items()]))  # fmt: skip
+        rows = [[z, *(_fmt(v[s]) for s in SPLITS)] for z, v in table.items()]
+        parts.append(_table(["zone", *SPLITS], rows))
     q = summ["quality"]
     parts.append("<h2>Quality</h2>")
     parts.append(f"<p>{q['n_days']} days, {len(q['gaps'])} gap(s)"
