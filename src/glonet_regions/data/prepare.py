@@ -39,6 +39,7 @@ from glonet_regions.core.grid import Grid
 from glonet_regions.core.mask import LandSeaMask
 from glonet_regions.core.region import DateSplits, OpenBoundaries, Region
 from glonet_regions.data.prepare_source import PrepareSource
+from glonet_regions.data.schedule import execute_chunks
 from glonet_regions.data.stats import GroupStats, RunningMoments
 from glonet_regions.data.storage import ChannelCodec, make_codec, pack_zone, zone_index
 from glonet_regions.data.store import (
@@ -411,73 +412,6 @@ def finalise(path: Path, source_description: dict[str, Any], command: str | None
 # -- driver -------------------------------------------------------------------------------
 
 
-def _execute(
-    path: Path, source: PrepareSource, pending: list[int], *, workers: int | None,
-    scheduler: Any, hook: ChunkHook | None,
-) -> None:  # fmt: skip
-    import dask
-
-    tasks = [dask.delayed(run_chunk, pure=False)(str(path), source, k, hook) for k in pending]
-    if not tasks:
-        return
-    if scheduler is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
-        try:
-            dask.compute(*tasks, scheduler="threads", pool=pool)
-        finally:
-            # dask raises at the first failed chunk while others may still be writing: wait
-            # for them (and drop the queued ones) so a caller that removes the store after a
-            # failure does not see it written again behind its back.
-            pool.shutdown(wait=True, cancel_futures=True)
-        return
-    from distributed import Client, wait
-
-    own = not isinstance(scheduler, Client)
-    client, cluster = connect(scheduler) if own else (scheduler, None)
-    try:
-        futures = client.compute(tasks)
-        wait(futures)  # every chunk finished (or failed) before any error is raised
-        client.gather(futures)
-    finally:
-        if own:
-            client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def connect(scheduler: str) -> tuple[Any, Any]:
-    """A dask.distributed ``Client`` for ``--scheduler`` (and the LocalCluster it started).
-
-    ``local:N`` starts a LocalCluster of N single-threaded worker processes; a path to a
-    ``.json`` file is a scheduler file (as ``dask-scheduler --scheduler-file``, dask-jobqueue
-    or dask-mpi write it); anything else is a scheduler address (``tcp://host:8786``).
-    """
-    from distributed import Client, LocalCluster
-
-    text = str(scheduler)
-    if text.startswith("local:"):
-        try:
-            n = int(text.split(":", 1)[1])
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValidationError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
-        cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        return Client(cluster), cluster
-    if text.endswith(".json"):
-        if not Path(text).is_file():
-            raise ValidationError(f"--scheduler {text}: scheduler file not found")
-        return Client(scheduler_file=text), None
-    try:
-        return Client(text, timeout="30s"), None
-    except OSError as exc:
-        raise ValidationError(f"--scheduler {text}: cannot reach the scheduler ({exc})") from None
-
-
 def prepare_store(
     out: str | Path,
     source: PrepareSource,
@@ -575,7 +509,10 @@ def prepare_store(
         done = np.asarray(grp[f"{PROGRESS}/done"][:], dtype=bool)
         pending = [k for k in range(n_chunks) if not done[k]]
         say(f"{len(pending)} of {n_chunks} time chunks to write")
-        _execute(path, source, pending, workers=workers, scheduler=scheduler, hook=on_chunk_done)
+        execute_chunks(
+            run_chunk, path, source, pending, workers=workers, scheduler=scheduler,
+            hook=on_chunk_done,
+        )  # fmt: skip
         finalise(path, desc, command)
     except GlonetRegionsError:
         if created and path.exists():
