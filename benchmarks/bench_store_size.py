@@ -6,7 +6,8 @@ Usage::
     python benchmarks/bench_store_size.py SAMPLE WORKDIR --dtype float32 --dtype int16 ...
     python benchmarks/bench_store_size.py SAMPLE WORKDIR --compare float32 int16 float16
 
-The first form prepares ``WORKDIR/<dtype>.zarr`` from the sample (the ``--label`` names it
+The first form prepares ``WORKDIR/<dtype>.zarr`` from the sample (work chunks and shards of
+2 days, ``--n-days`` first days) (the ``--label`` names it
 instead, e.g. to measure another checkout through PYTHONPATH) and prints one JSON line:
 preparation wall and CPU seconds, bytes on disk per array kind, and the loader's samples/s
 (``--group``, 2 input + 2 target days with boundary, in process). The second form prints,
@@ -30,7 +31,9 @@ def _bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
 
 
-def prepare(sample: Path, out: Path, dtype: str, workers: int) -> dict[str, Any]:
+def prepare(sample: Path, out: Path, dtype: str, workers: int, days: int) -> dict[str, Any]:
+    import datetime as dt
+
     from glonet_regions.data.canonical_source import CanonicalSource
     from glonet_regions.data.prepare import prepare_store
     from glonet_regions.data.store import Layout
@@ -41,13 +44,16 @@ def prepare(sample: Path, out: Path, dtype: str, workers: int) -> dict[str, Any]
     region = get_region("ibi36")
     src = CanonicalSource.from_files(region, info.regional_files, info.global_files)
     try:
-        layout = Layout(8, 8, storage_dtype=dtype)
+        layout = Layout(2, 2, storage_dtype=dtype)
     except TypeError:  # a checkout without storage dtypes: today's float32 layout
-        layout = Layout(8, 8)
+        layout = Layout(2, 2)
+    end = info.start + dt.timedelta(days=days - 1) if days else None
     if out.exists():
         shutil.rmtree(out)
     w0, c0 = time.perf_counter(), time.process_time()
-    prepare_store(out, src, region=region, splits=info.splits, layout=layout, workers=workers)
+    prepare_store(
+        out, src, region=region, splits=info.splits, layout=layout, workers=workers, end=end
+    )
     return {"prepare_wall_s": time.perf_counter() - w0, "prepare_cpu_s": time.process_time() - c0}
 
 
@@ -107,7 +113,8 @@ def main() -> None:
     ap.add_argument("--label", default=None)
     ap.add_argument("--group", default="intermediate")
     ap.add_argument("--samples", type=int, default=6)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--n-days", type=int, default=0, help="Prepare only the first N days.")
     ap.add_argument("--compare", nargs="+", default=None)
     ap.add_argument("--days", type=int, default=3)
     args = ap.parse_args()
@@ -119,7 +126,7 @@ def main() -> None:
         label = args.label or dtype
         store = args.work / f"{label}.zarr"
         row: dict[str, Any] = {"label": label, "dtype": dtype}
-        row.update(prepare(args.sample, store, dtype, args.workers))
+        row.update(prepare(args.sample, store, dtype, args.workers, args.n_days))
         row["bytes"] = sizes(store)
         row.update(loader_rate(store, args.group, args.samples))
         print(json.dumps(row), flush=True)

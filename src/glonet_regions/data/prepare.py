@@ -199,7 +199,7 @@ def _create_skeleton(
     root: Any = zarr.open_group(str(tmp), mode="w")
     t = len(days)
     h, w = grid.shape
-    codec = layout.codec.build()
+    codec = layout.effective_codec.build()
     times = root.create_array("time", shape=(t,), dtype="int64", chunks=(max(t, 1),),
                               dimension_names=("time",))  # fmt: skip
     times[:] = to_epoch_days(days)
@@ -321,7 +321,7 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
                     f"(source {_source_name(source)}); the ocean mask comes from the first day"
                 )
             x = np.where(cmask[None], x, np.float32(np.nan))
-            root[f"{g.name}/data"][s0:s1] = codecs[g.name].encode(x)
+            root[f"{g.name}/data"][s0:s1] = codecs[g.name].encode(x, land=~cmask)
             vm.update(x[is_train[s0:s1]], cmask)
             full = np.concatenate([prev[g.name], x]) if g.name in prev else x
             tt = times[s0 - (1 if g.name in prev else 0) : s1]
@@ -391,7 +391,7 @@ def finalise(path: Path, source_description: dict[str, Any], command: str | None
         gcodec = ChannelCodec.from_dict(attrs["storage"][name])
         for j in range(cd, times.size, cd):
             if times[j] - times[j - 1] == 1 and is_train[j] and is_train[j - 1]:
-                x = gcodec.decode(root[f"{name}/data"][j - 1 : j + 1])
+                x = gcodec.decode(root[f"{name}/data"][j - 1 : j + 1], land=~cmask)
                 dm.update(x[1:] - x[:1], cmask)
         stats[name] = GroupStats.from_moments(info["channels"], vm, dm).to_dict()
     attrs["stats"] = stats

@@ -35,7 +35,7 @@ def test_bfloat16_bits_match_torch(x: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("dtype,tol", [("float32", 0.0), ("float16", 2e-3), ("bfloat16", 2e-2),
-                                       ("int16", 4e-4)])  # fmt: skip
+                                       ("int16", 6e-4)])  # fmt: skip
 def test_codec_round_trip_keeps_nan_and_bounds_the_error(dtype: str, tol: float) -> None:
     rng = np.random.default_rng(0)
     chans = [("thetao", 0), ("so", 0), ("zos", None)]
@@ -44,10 +44,11 @@ def test_codec_round_trip_keeps_nan_and_bounds_the_error(dtype: str, tol: float)
     x[:, :, 0, 0] = np.nan
     ocean = np.isfinite(x[0])
     codec = make_codec(dtype, chans, x[0], ocean)
-    back = codec.decode(codec.encode(x))
-    assert back.dtype == np.float32 and np.isnan(back[:, :, 0, 0]).all()
-    err = np.nanmax(np.abs(back - x) / np.maximum(np.abs(x), 1.0))
-    assert err <= tol
+    for land in (None, ~ocean):  # packed boundary arrays, then (T, C, H, W) data arrays
+        back = codec.decode(codec.encode(x, land=land), land=land)
+        assert back.dtype == np.float32 and np.isnan(back[:, :, 0, 0]).all()
+        err = np.nanmax(np.abs(back - x) / np.maximum(np.abs(x), 1.0))
+        assert err <= tol
     assert codec.encode(x).dtype == np.dtype(codec.disk_dtype)
     with pytest.raises(ValidationError, match="not one of"):
         make_codec("float8", chans)
