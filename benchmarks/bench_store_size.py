@@ -12,7 +12,10 @@ instead, e.g. to measure another checkout through PYTHONPATH) and prints one JSO
 preparation wall and CPU seconds, bytes on disk per array kind, and the loader's samples/s
 (``--group``, 2 input + 2 target days with boundary, in process). The second form prints,
 per variable, the largest and RMS difference of each store's decoded values from the first
-store's, over ``--days`` days of every group.
+store's, over ``--days`` days of every group. ``--emulate-before float32`` rewrites that
+store in the previous layout (format 1, full-grid float32 boundary arrays) as
+``WORKDIR/before.zarr``; ``--loader before`` times the loader alone on it (run that with the
+previous checkout on the ``PYTHONPATH``).
 """
 
 from __future__ import annotations
@@ -105,6 +108,41 @@ def compare(work: Path, labels: list[str], n_days: int) -> dict[str, Any]:
     return out
 
 
+def emulate_before(work: Path, source_label: str) -> None:
+    """``WORK/before.zarr``: the float32 store ``source_label`` rewritten in the previous layout
+    (format 1: boundary arrays on the whole grid, NaN outside the zone, lz4), byte for byte what
+    the previous code wrote for the same values, without re-reading the sample."""
+    import zarr
+
+    from glonet_regions.data.store import ROOT_ATTR, Codec, StoreReader
+
+    src, out = work / f"{source_label}.zarr", work / "before.zarr"
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(src, out)
+    reader = StoreReader(src)
+    root: Any = zarr.open_group(str(out), mode="r+")
+    h, w = reader.grid.shape
+    t = reader.times.size
+    for g in reader.group_names:
+        old = root[f"{g}/boundary"]
+        shard = old.shards[0]
+        del root[f"{g}/boundary"]
+        c = int(reader.group_info(g)["n_channels"])
+        arr = root[g].create_array(
+            "boundary", shape=(t, c, h, w), dtype="float32", chunks=(1, c, h, w),
+            shards=(shard, c, h, w), compressors=Codec().build(), fill_value=np.nan,
+            dimension_names=("time", "channel", "latitude", "longitude"),
+        )  # fmt: skip
+        for s0 in range(0, t, shard):
+            arr[s0 : s0 + shard] = reader.read_boundary(g, s0, min(s0 + shard, t))
+    del root["boundary_index"]
+    attrs = dict(root.attrs[ROOT_ATTR])
+    attrs["format_version"] = 1
+    attrs.pop("storage", None)
+    root.attrs[ROOT_ATTR] = attrs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("sample", type=Path)
@@ -117,8 +155,20 @@ def main() -> None:
     ap.add_argument("--n-days", type=int, default=0, help="Prepare only the first N days.")
     ap.add_argument("--compare", nargs="+", default=None)
     ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--emulate-before", default=None, help="float32 store label to rewrite.")
+    ap.add_argument("--loader", default=None, help="Only time the loader on this store label.")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.emulate_before:
+        emulate_before(args.work, args.emulate_before)
+        store = args.work / "before.zarr"
+        print(json.dumps({"label": "before", "bytes": sizes(store)}), flush=True)
+        return
+    if args.loader:
+        row = {"label": args.loader, **loader_rate(args.work / f"{args.loader}.zarr", args.group,
+                                                   args.samples)}  # fmt: skip
+        print(json.dumps(row), flush=True)
+        return
     if args.compare:
         print(json.dumps({"round_trip": compare(args.work, args.compare, args.days)}))
         return
