@@ -1,4 +1,4 @@
-"""Fakes for engine tests: an in-memory dataset with the store dataset's item dict."""
+"""Fakes for engine tests: an in-memory dataset yielding the store dataset's Sample items."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from glonet_regions.core.grid import Grid
+from glonet_regions.data.batch import Sample
 from glonet_regions.engine.config import FinetuneConfig
 from glonet_regions.engine.trainer import GroupData
 
@@ -31,16 +32,13 @@ class FakeDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> Sample:
         s = i + self.offset
         block = self.field[s : s + 2 + self.k]
-        return {
-            "x": block[:2],
-            "y": block[2:],
-            "boundary": block[2:],
-            "mask": self.mask,
-            "time": torch.tensor(s),
-        }
+        return Sample(
+            x=block[:2], y=block[2:], boundary=block[2:], mask=self.mask,
+            time=torch.tensor(s, dtype=torch.int64),
+        )  # fmt: skip
 
 
 def make_group_data(

@@ -17,6 +17,14 @@ data = LazyGroup(
             "glonet_regions.cli.data_inspect:inspect_cmd",
             "Describe and check a store or file.",
         ),
+        "plan": (
+            "glonet_regions.cli.data_plan:plan",
+            "Size, time and memory of a store, before any download.",
+        ),
+        "report": (
+            "glonet_regions.cli.data_report:report",
+            "Representativeness and quality report of a store.",
+        ),
         "sample": (
             "glonet_regions.cli.data_prepare:sample",
             "Generate the embedded synthetic sample.",

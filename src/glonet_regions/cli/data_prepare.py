@@ -52,7 +52,20 @@ def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) ->
 @click.option("--start", type=DATE, default=None, help="First day (default: the first available).")
 @click.option("--end", type=DATE, default=None, help="Last day (default: the last available).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Store folder.")
-@click.option("--scheduler", default=None, help="dask.distributed scheduler address.")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="dask.distributed scheduler: an address (tcp://host:8786), a scheduler file "
+    "(scheduler.json, as dask-jobqueue / dask-mpi write) or local:N (a LocalCluster of N "
+    "workers). Default: threads in this process.",
+)
+@click.option(
+    "--storage-dtype",
+    type=click.Choice(["float32", "float16", "bfloat16", "int16"]),
+    default="float32",
+    show_default=True,
+    help="On-disk dtype of the data and boundary arrays (the loader always gives float32).",
+)
 @click.option("--chunk-days", type=int, default=8, show_default=True, help="Days per unit of work.")
 @click.option("--shard-days", type=int, default=8, show_default=True, help="Days per shard file.")
 @click.option("--workers", type=int, default=None, help="Threads of the default scheduler.")
@@ -80,7 +93,8 @@ def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) ->
 @user_errors
 def prepare(
     region_name: str, use_sample: bool, start: dt.date | None, end: dt.date | None, out: Path,
-    scheduler: str | None, chunk_days: int, shard_days: int, workers: int | None,
+    scheduler: str | None, storage_dtype: str, chunk_days: int, shard_days: int,
+    workers: int | None,
     regional: tuple[str, ...], global_files: tuple[str, ...], sample_dir: Path | None,
     variant: str, seed: int,
 ) -> None:  # fmt: skip
@@ -94,7 +108,7 @@ def prepare(
     from glonet_regions.registry.facade import get_region
 
     region = get_region(region_name)
-    layout = Layout(chunk_days, shard_days)
+    layout = Layout(chunk_days, shard_days, storage_dtype=storage_dtype)
     command = " ".join(["glonet-regions", *sys.argv[1:]])
     if use_sample:
         result = prepare_sample_store(

@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from glonet_regions.core.errors import StoreError, ValidationError
+from glonet_regions.data.batch import Sample, collate_samples
 from glonet_regions.data.stats import GroupStats
 from glonet_regions.data.store import StoreReader
 
@@ -41,14 +42,14 @@ def sample_starts(times: np.ndarray, lo: int, hi: int, n: int) -> np.ndarray:
     return np.asarray(starts, dtype=np.int64)
 
 
-class GlonetStoreDataset(Dataset[dict[str, torch.Tensor]]):
+class GlonetStoreDataset(Dataset[Sample]):
     """Samples of one depth group of a store.
 
-    Items are dicts of tensors: ``x`` ``(n_input, C, H, W)`` float32 (normalised when
-    ``normalise``; land 0), ``y`` ``(n_target, C, H, W)``, ``boundary`` ``(n_target, C, H, W)``
-    (normalised, 0 outside the boundary zone and on land; only with ``with_boundary``),
-    ``mask`` ``(C, H, W)`` float32 ocean mask, ``time`` the first target day (int64 days since
-    1970-01-01).
+    Items are :class:`~glonet_regions.data.batch.Sample` objects: ``x``
+    ``(n_input, C, H, W)`` float32 (normalised when ``normalise``; land 0), ``y``
+    ``(n_target, C, H, W)``, ``boundary`` ``(n_target, C, H, W)`` (normalised, 0 outside the
+    boundary zone and on land; only with ``with_boundary``), ``mask`` ``(C, H, W)`` float32
+    ocean mask, ``time`` the first target day (int64 days since 1970-01-01).
 
     The zarr store is opened lazily in each process (DataLoader workers included).
 
@@ -124,7 +125,7 @@ class GlonetStoreDataset(Dataset[dict[str, torch.Tensor]]):
             np.nan_to_num(block, copy=False, nan=0.0)
         return block
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(f"Sample {index} out of range ({len(self)} samples)")
         reader = self._open()
@@ -132,16 +133,17 @@ class GlonetStoreDataset(Dataset[dict[str, torch.Tensor]]):
         n = self.n_input + self.n_target
         # The writer guarantees finite ocean values and NaN land: zeroing land suffices.
         block = self._prepare(reader.read(self.group, s, s + n), nan_possible=False)
-        item = {
-            "x": torch.from_numpy(block[: self.n_input]),
-            "y": torch.from_numpy(block[self.n_input :]),
-            "mask": self._mask_t,
-            "time": torch.tensor(int(self.times[s + self.n_input]), dtype=torch.int64),
-        }
+        bnd = None
         if self.with_boundary:
             b = reader.read_boundary(self.group, s + self.n_input, s + n)
-            item["boundary"] = torch.from_numpy(self._prepare(b, nan_possible=True))
-        return item
+            bnd = torch.from_numpy(self._prepare(b, nan_possible=True))
+        return Sample(
+            x=torch.from_numpy(block[: self.n_input]),
+            y=torch.from_numpy(block[self.n_input :]),
+            mask=self._mask_t,
+            time=torch.tensor(int(self.times[s + self.n_input]), dtype=torch.int64),
+            boundary=bnd,
+        )
 
 
 class EpochBatchSampler(Sampler[list[int]]):
@@ -239,8 +241,9 @@ def make_loader(
     epoch: int = 0,
     prefetch_factor: int = 2,
     multiprocessing_context: str | None = None,
-) -> DataLoader[dict[str, torch.Tensor]]:
-    """A DataLoader with :class:`EpochBatchSampler`, persistent workers and pinned memory.
+) -> DataLoader[Sample]:
+    """A DataLoader of :class:`~glonet_regions.data.batch.Batch` objects, with
+    :class:`EpochBatchSampler`, persistent workers and pinned memory.
 
     Pinned memory is used only where an accelerator exists (CPU-only torch would warn).
     Resume at (epoch, step): ``make_loader(..., epoch=e, start_step=s)``; at each later
@@ -262,6 +265,7 @@ def make_loader(
         dataset,
         batch_sampler=sampler,
         num_workers=num_workers,
+        collate_fn=collate_samples,
         pin_memory=bool(pin_memory and torch.cuda.is_available()),
         **extra,
     )

@@ -39,7 +39,9 @@ from glonet_regions.core.grid import Grid
 from glonet_regions.core.mask import LandSeaMask
 from glonet_regions.core.region import DateSplits, OpenBoundaries, Region
 from glonet_regions.data.prepare_source import PrepareSource
+from glonet_regions.data.schedule import execute_chunks
 from glonet_regions.data.stats import GroupStats, RunningMoments
+from glonet_regions.data.storage import ChannelCodec, make_codec, pack_zone, zone_index
 from glonet_regions.data.store import (
     FORMAT_VERSION,
     PROGRESS,
@@ -103,7 +105,7 @@ def _effective_layout(layout: Layout) -> Layout:
     # Work chunks must hold whole shards (one writer per shard file): use the largest
     # divisor of chunk_days not above the requested shard size.
     shard = max(d for d in range(1, layout.shard_days + 1) if layout.chunk_days % d == 0)
-    return Layout(layout.chunk_days, shard, layout.codec)
+    return Layout(layout.chunk_days, shard, layout.codec, layout.storage_dtype)
 
 
 def build_plan(
@@ -186,6 +188,7 @@ def derive_ocean_mask(fields: Any, scheme: DepthScheme) -> np.ndarray:
 def _create_skeleton(
     path: Path, plan: dict[str, Any], days: Sequence[dt.date], grid: Grid,
     scheme: DepthScheme, layout: Layout, ocean: np.ndarray,
+    codecs: dict[str, ChannelCodec], zone: np.ndarray,
 ) -> None:  # fmt: skip
     """Write the empty store into a temporary folder and rename it into place."""
     import zarr
@@ -196,7 +199,7 @@ def _create_skeleton(
     root: Any = zarr.open_group(str(tmp), mode="w")
     t = len(days)
     h, w = grid.shape
-    codec = layout.codec.build()
+    codec = layout.effective_codec.build()
     times = root.create_array("time", shape=(t,), dtype="int64", chunks=(max(t, 1),),
                               dimension_names=("time",))  # fmt: skip
     times[:] = to_epoch_days(days)
@@ -205,24 +208,33 @@ def _create_skeleton(
         arr = root.create_array(name, shape=values.shape, dtype="float64",
                                 dimension_names=(name,))  # fmt: skip
         arr[:] = values
+    n_zone = int(zone.size)
+    if plan["has_boundary"]:
+        bidx = root.create_array("boundary_index", shape=(max(n_zone, 1),), dtype="int64",
+                                 dimension_names=("zone_cell",))  # fmt: skip
+        if n_zone:
+            bidx[:] = zone
+        else:
+            raise DataError("The region's open-boundary zone holds no cell of the store grid")
     n_chunks = plan["layout"]["n_work_chunks"]
     prog = root.create_group(PROGRESS)
     prog.create_array("done", shape=(n_chunks,), dtype="uint8", chunks=(1,), fill_value=0)
     for g in scheme.groups:
         grp = root.create_group(g.name)
         c = g.n_channels
-        names = ("data", "boundary") if plan["has_boundary"] else ("data",)
-        for name in names:
+        gc = codecs[g.name]
+        grp.create_array(
+            "data", shape=(t, c, h, w), dtype=gc.disk_dtype, chunks=(1, c, h, w),
+            shards=(min(layout.shard_days, t), c, h, w), compressors=codec,
+            fill_value=gc.fill_value,
+            dimension_names=("time", "channel", "latitude", "longitude"),
+        )  # fmt: skip
+        if plan["has_boundary"]:
             grp.create_array(
-                name,
-                shape=(t, c, h, w),
-                dtype="float32",
-                chunks=(1, c, h, w),
-                shards=(min(layout.shard_days, t), c, h, w),
-                compressors=codec,
-                fill_value=np.nan,
-                dimension_names=("time", "channel", "latitude", "longitude"),
-            )
+                "boundary", shape=(t, c, n_zone), dtype=gc.disk_dtype, chunks=(1, c, n_zone),
+                shards=(min(layout.shard_days, t), c, n_zone), compressors=codec,
+                fill_value=gc.fill_value, dimension_names=("time", "channel", "zone_cell"),
+            )  # fmt: skip
         mask = grp.create_array(
             "mask", shape=(g.n_levels, h, w), dtype="bool", chunks=(1, h, w),
             compressors=codec, fill_value=False,
@@ -231,11 +243,28 @@ def _create_skeleton(
         mask[:] = ocean[list(g.level_indices)]
         prog.create_array(f"{g.name}_stats", shape=(n_chunks, 6, c), dtype="float64",
                           chunks=(1, 6, c), fill_value=np.nan)  # fmt: skip
-    root.attrs[ROOT_ATTR] = plan
+    root.attrs[ROOT_ATTR] = {**plan, "storage": {k: v.to_dict() for k, v in codecs.items()}}
     prog.attrs["skeleton_complete"] = True
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp, path)
+
+
+def group_codecs(
+    layout: Layout, scheme: DepthScheme, ocean: np.ndarray, first_day: Any | None,
+    shape: tuple[int, int],
+) -> dict[str, ChannelCodec]:  # fmt: skip
+    """The storage codec of every depth group (float16/bfloat16 scales from ``first_day``)."""
+    out = {}
+    for g in scheme.groups:
+        chans = list(g.channels())
+        if layout.storage_dtype in ("float16", "bfloat16"):
+            x0 = pack_group(first_day, g, 1, shape)[0]
+            cm = ocean[list(g.level_indices)][channel_level_positions(g)]
+            out[g.name] = make_codec(layout.storage_dtype, chans, x0, cm)
+        else:
+            out[g.name] = make_codec(layout.storage_dtype, chans)
+    return out
 
 
 # -- one work chunk -----------------------------------------------------------------------
@@ -267,6 +296,8 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
         **{**attrs["open_boundaries"], "edges": tuple(attrs["open_boundaries"]["edges"])}
     ).zone_mask(shape)
     has_boundary = bool(attrs["has_boundary"])
+    zidx = zone_index(zone)
+    codecs = {k: ChannelCodec.from_dict(v) for k, v in attrs["storage"].items()}
     groups = []
     for name, info in attrs["groups"].items():
         g = _group_from_attrs(name, info)
@@ -290,7 +321,7 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
                     f"(source {_source_name(source)}); the ocean mask comes from the first day"
                 )
             x = np.where(cmask[None], x, np.float32(np.nan))
-            root[f"{g.name}/data"][s0:s1] = x
+            root[f"{g.name}/data"][s0:s1] = codecs[g.name].encode(x, land=~cmask)
             vm.update(x[is_train[s0:s1]], cmask)
             full = np.concatenate([prev[g.name], x]) if g.name in prev else x
             tt = times[s0 - (1 if g.name in prev else 0) : s1]
@@ -302,7 +333,7 @@ def run_chunk(path: str, source: PrepareSource, k: int, hook: ChunkHook | None =
             if bfields is not None:
                 b = pack_group(bfields, g, len(days), shape)
                 b = np.where((zone[None] & cmask)[None], b, np.float32(np.nan))
-                root[f"{g.name}/boundary"][s0:s1] = b
+                root[f"{g.name}/boundary"][s0:s1] = codecs[g.name].encode(pack_zone(b, zidx))
     for g, _, vm, dm in groups:
         root[f"{PROGRESS}/{g.name}_stats"][k] = np.concatenate([vm.to_array(), dm.to_array()])
     root[f"{PROGRESS}/done"][k] = 1
@@ -357,9 +388,10 @@ def finalise(path: Path, source_description: dict[str, Any], command: str | None
             dm.merge(RunningMoments.from_array(parts[k, 3:]))
         # Day pairs straddling two work chunks.
         cmask = np.asarray(root[f"{name}/mask"][:], dtype=bool)[channel_level_positions(g)]
+        gcodec = ChannelCodec.from_dict(attrs["storage"][name])
         for j in range(cd, times.size, cd):
             if times[j] - times[j - 1] == 1 and is_train[j] and is_train[j - 1]:
-                x = np.asarray(root[f"{name}/data"][j - 1 : j + 1])
+                x = gcodec.decode(root[f"{name}/data"][j - 1 : j + 1], land=~cmask)
                 dm.update(x[1:] - x[:1], cmask)
         stats[name] = GroupStats.from_moments(info["channels"], vm, dm).to_dict()
     attrs["stats"] = stats
@@ -378,40 +410,6 @@ def finalise(path: Path, source_description: dict[str, Any], command: str | None
 
 
 # -- driver -------------------------------------------------------------------------------
-
-
-def _execute(
-    path: Path, source: PrepareSource, pending: list[int], *, workers: int | None,
-    scheduler: Any, hook: ChunkHook | None,
-) -> None:  # fmt: skip
-    import dask
-
-    tasks = [dask.delayed(run_chunk, pure=False)(str(path), source, k, hook) for k in pending]
-    if not tasks:
-        return
-    if scheduler is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1)
-        try:
-            dask.compute(*tasks, scheduler="threads", pool=pool)
-        finally:
-            # dask raises at the first failed chunk while others may still be writing: wait
-            # for them (and drop the queued ones) so a caller that removes the store after a
-            # failure does not see it written again behind its back.
-            pool.shutdown(wait=True, cancel_futures=True)
-        return
-    from distributed import Client, wait
-
-    own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
-    try:
-        futures = client.compute(tasks)
-        wait(futures)  # every chunk finished (or failed) before any error is raised
-        client.gather(futures)
-    finally:
-        if own:
-            client.close()
 
 
 def prepare_store(
@@ -470,6 +468,12 @@ def prepare_store(
                 f"{path} exists and is not a glonet-regions store; choose another --out"
             )
         attrs = read_attrs(path)
+        had = str(attrs.get("layout", {}).get("storage_dtype", "float32"))
+        if had != layout.storage_dtype:
+            raise StoreError(
+                f"Store {path} was prepared with storage dtype {had}; this run asks for "
+                f"{layout.storage_dtype}: use --storage-dtype {had} to resume it, or another --out"
+            )
         if attrs.get("plan_id") != plan["plan_id"]:
             diff = sorted(k for k in plan if k not in ("plan_id", "complete")
                           and attrs.get(k) != plan[k])  # fmt: skip
@@ -489,9 +493,15 @@ def prepare_store(
             if path.exists():
                 path.rmdir()
             first = source.ocean_mask()
+            day0 = None
+            if first is None or layout.storage_dtype in ("float16", "bfloat16"):
+                day0 = source.interior(days[:1])
             if first is None:
-                first = derive_ocean_mask(source.interior(days[:1]), region.depth)
-            _create_skeleton(path, plan, days, grid, region.depth, layout, np.asarray(first))
+                first = derive_ocean_mask(day0, region.depth)
+            ocean = np.asarray(first)
+            codecs = group_codecs(layout, region.depth, ocean, day0, grid.shape)
+            zone = zone_index(region.open_boundaries.zone_mask(grid.shape))
+            _create_skeleton(path, plan, days, grid, region.depth, layout, ocean, codecs, zone)
             say(f"Created store {path}: {len(days)} days in {n_chunks} chunks")
         import zarr
 
@@ -499,7 +509,10 @@ def prepare_store(
         done = np.asarray(grp[f"{PROGRESS}/done"][:], dtype=bool)
         pending = [k for k in range(n_chunks) if not done[k]]
         say(f"{len(pending)} of {n_chunks} time chunks to write")
-        _execute(path, source, pending, workers=workers, scheduler=scheduler, hook=on_chunk_done)
+        execute_chunks(
+            run_chunk, path, source, pending, workers=workers, scheduler=scheduler,
+            hook=on_chunk_done,
+        )  # fmt: skip
         finalise(path, desc, command)
     except GlonetRegionsError:
         if created and path.exists():

@@ -7,25 +7,32 @@ Layout of a store (one zarr v3 hierarchy; every array has ``dimension_names``)::
       time                 (T,) int64, days since 1970-01-01 (gaps allowed, strictly increasing)
       latitude             (H,) float64, cell centres, ascending
       longitude            (W,) float64, cell centres, ascending
-      <group>/data         (T, C, H, W) float32, physical units, NaN on land
-      <group>/boundary     (T, C, H, W) float32, global source regridded (builtin bilinear) onto
-                           the store grid, kept only in the open-boundary zone (NaN elsewhere);
-                           absent when the store has no boundary source
+      boundary_index       (N,) int64, flat (row-major) indices of the N open-boundary zone
+                           cells of the (H, W) grid; absent when the store has no boundary
+      <group>/data         (T, C, H, W) storage dtype (see below), NaN / fill on land
+      <group>/boundary     (T, C, N) storage dtype, global source regridded (builtin bilinear)
+                           onto the store grid, the zone's cells only; absent when the store
+                           has no boundary source
       <group>/mask         (L, H, W) bool, ocean mask of each of the group's L levels
       _progress/done       (n_work_chunks,) uint8, 1 once a time chunk is durable
       _progress/<group>_stats  (n_work_chunks, 6, C) float64, per-chunk moments
                            (count, mean, M2 of values; count, mean, M2 of day-to-day differences)
 
-``<group>`` is a depth group name (surface, intermediate, deep). ``data`` and ``boundary`` are
-chunked one day per chunk (``(1, C, H, W)``) and the days are grouped into shards of
-``shard_days`` (zarr v3 sharding codec), compressed with Blosc lz4 + byte shuffle (see
+``<group>`` is a depth group name (surface, intermediate, deep). The storage dtype
+(``layout.storage_dtype``: float32, float16, bfloat16 or int16) and each group's per-channel
+offsets and scales (attribute ``storage``) are described in :mod:`glonet_regions.data.storage`;
+:class:`StoreReader` always returns float32 physical values on the full grid (boundary NaN
+outside the zone). ``data`` and ``boundary`` are chunked one day per chunk (``(1, C, H, W)``,
+``(1, C, N)``) and the days are grouped into shards of ``shard_days`` (zarr v3 sharding
+codec), compressed with Blosc (lz4 for float32, zstd for 16-bit dtypes) + byte shuffle (see
 :class:`Codec`). A training sample reads ``n_input + n_target`` consecutive days of one
 group: one contiguous range of inner chunks, usually inside one shard file.
 
 Root attribute ``glonet_store`` holds: ``format_version``, ``complete`` (written True last, in
 the same atomic write as ``stats`` and ``provenance``), ``plan_id``, ``region``, ``grid``
 (``Grid.to_dict()``), ``groups`` (channels, level indices and depths), ``splits``, ``time``,
-``layout`` (chunking, sharding, codec, work chunks), ``source`` (what the data came from),
+``layout`` (chunking, sharding, codec, storage dtype, work chunks), ``storage`` (per group
+codec offsets and scales), ``source`` (what the data came from),
 ``has_boundary``, then at completion ``stats`` (per group :class:`GroupStats`) and
 ``provenance`` (sources, code version, creation time, command).
 """
@@ -35,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +53,12 @@ from glonet_regions.core.errors import StoreError
 from glonet_regions.core.grid import Grid
 from glonet_regions.core.region import DateRange, DateSplits
 from glonet_regions.data.stats import GroupStats
+from glonet_regions.data.storage import ChannelCodec, check_storage_dtype, unpack_zone
 
-#: Version of the store layout; bump on any incompatible change.
-FORMAT_VERSION = 1
+#: Version of the store layout; bump on any incompatible change. Version 1 (full-grid float32
+#: boundary arrays) is still read.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 #: Root attribute holding the store description.
 ROOT_ATTR = "glonet_store"
 #: Group holding the resumability records.
@@ -91,14 +101,29 @@ class Layout:
 
     chunk_days: int = 8
     shard_days: int = 8
-    codec: Codec = field(default_factory=Codec)
+    #: Blosc codec; default lz4 level 5 for float32 (fast) and zstd level 5 for the 16-bit
+    #: dtypes (about 1.7x smaller on 16-bit values; decoding as fast).
+    codec: Codec | None = None
+    #: float32, float16, bfloat16 or int16 (see :mod:`glonet_regions.data.storage`).
+    storage_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        check_storage_dtype(self.storage_dtype, what="--storage-dtype")
+
+    @property
+    def effective_codec(self) -> Codec:
+        if self.codec is not None:
+            return self.codec
+        return Codec() if self.storage_dtype == "float32" else Codec("zstd", 5, "shuffle")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "inner_chunk_days": 1,
             "shard_days": self.shard_days,
             "work_chunk_days": self.chunk_days,
-            "codec": self.codec.to_dict(),
+            "codec": self.effective_codec.to_dict(),
+            "storage_dtype": self.storage_dtype,
+            "boundary": "zone",
         }
 
 
@@ -167,9 +192,10 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
     if not isinstance(attrs, dict):
         raise StoreError(f"{p} is a zarr store but not a glonet-regions training store")
     version = attrs.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise StoreError(
-            f"Store {p} has format version {version}; this code reads version {FORMAT_VERSION}"
+            f"Store {p} has format version {version}; this code reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}"
         )
     return attrs
 
@@ -210,6 +236,8 @@ class StoreReader:
         self._root = root
         self.times: np.ndarray = np.asarray(root["time"][:], dtype=np.int64)
         self._masks: dict[str, np.ndarray] = {}
+        self._codecs: dict[str, ChannelCodec] = {}
+        self._zone: np.ndarray | None = None
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -301,18 +329,52 @@ class StoreReader:
             )
         return int(hits[0])
 
+    @property
+    def storage_dtype(self) -> str:
+        return str(self.layout.get("storage_dtype", "float32"))
+
+    def codec(self, group: str) -> ChannelCodec:
+        """The per-channel storage codec of a group (identity for float32 stores)."""
+        if group not in self._codecs:
+            info = self.group_info(group)
+            stored = (self.attrs.get("storage") or {}).get(group)
+            if stored is None:
+                n = int(info["n_channels"])
+                self._codecs[group] = ChannelCodec("float32", np.zeros(n), np.ones(n))
+            else:
+                self._codecs[group] = ChannelCodec.from_dict(stored)
+        return self._codecs[group]
+
+    def boundary_zone_index(self) -> np.ndarray:
+        """Flat indices of the open-boundary zone cells the boundary arrays hold."""
+        if self._zone is None:
+            self._zone = np.asarray(self._root["boundary_index"][:], dtype=np.int64)
+        return self._zone
+
     def read(self, group: str, start: int, stop: int) -> np.ndarray:
         """Days ``start:stop`` (time indices) of a group, ``(T, C, H, W)`` float32, NaN land."""
-        return np.asarray(self.array(group, "data")[start:stop])
+        return self._decode_data(group, self.array(group, "data")[start:stop])
+
+    def _decode_data(self, group: str, stored: np.ndarray) -> np.ndarray:
+        codec = self.codec(group)
+        land = ~self.channel_mask(group) if codec.spatial_delta else None
+        return codec.decode(stored, land=land)
 
     def read_days(self, group: str, days: Sequence[dt.date | str]) -> np.ndarray:
         """The given days of a group (physical units), ``(T, C, H, W)``."""
         idx = [self.day_index(d) for d in days]
         arr = self.array(group, "data")
-        return np.stack([np.asarray(arr[i]) for i in idx]) if idx else np.zeros((0,))
+        if not idx:
+            return np.zeros((0,))
+        return self._decode_data(group, np.stack([np.asarray(arr[i]) for i in idx]))
 
     def read_boundary(self, group: str, start: int, stop: int) -> np.ndarray:
-        """Boundary data of days ``start:stop``, ``(T, C, H, W)``, NaN outside the zone."""
+        """Boundary data of days ``start:stop``, ``(T, C, H, W)`` float32, NaN outside the
+        zone (whatever the on-disk layout)."""
         if not self.has_boundary:
             raise StoreError(f"Store {self.path} holds no boundary data")
-        return np.asarray(self.array(group, "boundary")[start:stop])
+        arr = self.array(group, "boundary")
+        values = self.codec(group).decode(arr[start:stop])
+        if len(arr.shape) == 4:  # format version 1: the whole grid
+            return values
+        return unpack_zone(values, self.boundary_zone_index(), self.grid.shape)

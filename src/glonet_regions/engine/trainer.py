@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from glonet_regions.core.errors import ConfigError, DataError
+from glonet_regions.data.batch import Batch
 from glonet_regions.engine.config import FinetuneConfig
 from glonet_regions.engine.distributed import DistContext, unwrap, wrap_ddp
 from glonet_regions.engine.freeze import freeze_unused
@@ -34,8 +35,8 @@ from glonet_regions.model.rollout import rollout
 
 __all__ = ["CheckpointFn", "GroupData", "GroupTrainer", "LoaderFn", "TrainState", "unwrap"]
 
-LoaderFn = Callable[..., Iterable[Mapping[str, Any]]]
-"""``loader_fn(dataset, *, shuffle, epoch)`` -> batches (dicts of stacked tensors)."""
+LoaderFn = Callable[..., Iterable[Batch]]
+"""``loader_fn(dataset, *, shuffle, epoch)`` -> :class:`~glonet_regions.data.batch.Batch`es."""
 
 
 @dataclass
@@ -259,20 +260,21 @@ class GroupTrainer:
         self.best_state = None if best_state is None else dict(best_state)
 
     # -- steps ----------------------------------------------------------------------------
-    def _batch(self, batch: Mapping[str, Any], n_days: int) -> tuple[Tensor, Tensor, Tensor]:
-        x = torch.nan_to_num(torch.as_tensor(batch["x"]).to(self.device, torch.float32))
-        y = torch.as_tensor(batch["y"]).to(self.device, torch.float32)
-        if y.shape[1] < n_days:
+    def _batch(self, batch: Batch, n_days: int) -> tuple[Tensor, Tensor, Tensor]:
+        if not isinstance(batch, Batch):
             raise DataError(
-                f"group {self.data.name}: samples hold {y.shape[1]} target days but the rollout "
-                f"needs {n_days}"
+                f"group {self.data.name}: the loader yielded a {type(batch).__name__}; expected "
+                "a glonet_regions.data.batch.Batch (collate with collate_samples)"
             )
-        bnd = batch.get("boundary")
-        b = (
-            torch.zeros_like(y)
-            if bnd is None
-            else torch.nan_to_num(torch.as_tensor(bnd).to(self.device, torch.float32))
-        )
+        if batch.n_target < n_days:
+            raise DataError(
+                f"group {self.data.name}: samples hold {batch.n_target} target days but the "
+                f"rollout needs {n_days}"
+            )
+        on = batch.to(self.device, non_blocking=True)
+        x = torch.nan_to_num(on.x)
+        y = on.y
+        b = torch.zeros_like(y) if on.boundary is None else torch.nan_to_num(on.boundary)
         return x, torch.nan_to_num(y[:, :n_days]), b[:, :n_days]
 
     def _rollout(self, model: nn.Module, x: Tensor, bnd: Tensor, calls: int, grad: bool) -> Tensor:
@@ -287,7 +289,7 @@ class GroupTrainer:
         with self.autocast:
             return rollout(model, x, calls, ocean_mask=self.ocean, boundary=boundary, grad=grad)
 
-    def train_step(self, batch: Mapping[str, Any], calls: int) -> float:
+    def train_step(self, batch: Batch, calls: int) -> float:
         x, y, b = self._batch(batch, 2 * calls)
         self.model.train()
         pred = self._rollout(self.model, x, b, calls, grad=True)

@@ -130,12 +130,12 @@ class StoreSource:
     ) -> np.ndarray:
         """``(T, C, H, W)`` physical data (or boundary data) of a group, NaN for missing days."""
         have = {d: i for i, d in enumerate(self.dates)}
-        arr = self.reader.array(group, "boundary" if boundary else "data")
-        shape = tuple(arr.shape[1:])
-        out = np.full((len(days), *shape), np.nan, dtype=np.float32)
+        read = self.reader.read_boundary if boundary else self.reader.read
+        n_channels = int(self.reader.group_info(group)["n_channels"])
+        out = np.full((len(days), n_channels, *self.grid.shape), np.nan, dtype=np.float32)
         for k, d in enumerate(days):
             if d in have:
-                out[k] = np.asarray(arr[have[d]])
+                out[k] = read(group, have[d], have[d] + 1)[0]
         return out
 
     def daily(

@@ -44,8 +44,8 @@ def test_sample_files_to_store_and_loader(sample: Any, tmp_path: Path) -> None:
     assert reader.has_boundary
     ds = GlonetStoreDataset(res.path, "surface", "train", n_target=2)
     item = ds[0]
-    assert item["x"].shape == (2, 5, *info.grid.shape)
-    assert float(item["boundary"].abs().sum()) > 0
+    assert item.x.shape == (2, 5, *info.grid.shape)
+    assert float(item.boundary.abs().sum()) > 0
     # Store values equal the files' values at GLONET's surface level (0.494 m is native).
     raw = xr.open_dataset(info.regional_files[0])
     sst = raw["thetao"].isel(time=0, depth=0).values

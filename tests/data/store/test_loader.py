@@ -35,22 +35,22 @@ def test_items_are_normalised_masked_and_dated(store, region) -> None:  # type: 
     # 20 training days, windows of 5 consecutive days -> 16 samples.
     assert len(ds) == 16
     item = ds[4]
-    assert item["x"].shape == (2, 40, 12, 16) and item["y"].shape == (3, 40, 12, 16)
-    assert item["boundary"].shape == (3, 40, 12, 16) and item["mask"].shape == (40, 12, 16)
-    assert item["x"].dtype == torch.float32
-    assert int(item["time"]) == (START + dt.timedelta(days=6) - EPOCH).days
+    assert item.x.shape == (2, 40, 12, 16) and item.y.shape == (3, 40, 12, 16)
+    assert item.boundary.shape == (3, 40, 12, 16) and item.mask.shape == (40, 12, 16)
+    assert item.x.dtype == torch.float32
+    assert int(item.time) == (START + dt.timedelta(days=6) - EPOCH).days
     reader = StoreReader(store)
     raw = reader.read("intermediate", 4, 9)
     stats = reader.stats("intermediate")
     mask = reader.channel_mask("intermediate")
     want = np.where(mask, (raw - stats.mean[:, None, None]) / stats.std[:, None, None], 0)
-    np.testing.assert_allclose(item["x"].numpy(), want[:2], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(item["y"].numpy(), want[2:], rtol=1e-4, atol=1e-4)
-    assert torch.isfinite(item["x"]).all() and (item["x"][:, ~torch.from_numpy(mask)] == 0).all()
+    np.testing.assert_allclose(item.x.numpy(), want[:2], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(item.y.numpy(), want[2:], rtol=1e-4, atol=1e-4)
+    assert torch.isfinite(item.x).all() and (item.x[:, ~torch.from_numpy(mask)] == 0).all()
     zone = torch.from_numpy(region.open_boundaries.zone_mask(region.grid.shape))
-    assert (item["boundary"][..., ~zone] == 0).all()
-    assert (item["boundary"][..., zone] != 0).any()
-    back = denormalise(item["y"], stats, mask=item["mask"])
+    assert (item.boundary[..., ~zone] == 0).all()
+    assert (item.boundary[..., zone] != 0).any()
+    back = denormalise(item.y, stats, mask=item.mask)
     np.testing.assert_allclose(back.numpy(), raw[2:], rtol=1e-5, atol=1e-4)
     assert torch.isnan(back[:, ~torch.from_numpy(mask)]).all()
     np.testing.assert_allclose(normalise(denormalise(want, stats), stats), want, atol=1e-4)
@@ -114,12 +114,12 @@ def test_loader_with_workers_matches_in_process(store) -> None:  # type: ignore[
     for epoch in (0, 1):
         set_epoch(ref, epoch)
         set_epoch(par, epoch)
-        got = [(b["time"].tolist(), b["x"]) for b in par]
-        want = [(b["time"].tolist(), b["x"]) for b in ref]
+        got = [(b.time.tolist(), b.x) for b in par]
+        want = [(b.time.tolist(), b.x) for b in ref]
         assert [g[0] for g in got] == [w[0] for w in want]
         assert all(torch.equal(g[1], w[1]) for g, w in zip(got, want))
     resumed = make_loader(ds, batch_size=3, seed=1, epoch=1, start_step=2)
-    assert [b["time"].tolist() for b in resumed] == [w[0] for w in want][2:]
+    assert [b.time.tolist() for b in resumed] == [w[0] for w in want][2:]
 
 
 @settings(deadline=None, max_examples=25)

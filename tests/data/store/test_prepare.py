@@ -34,7 +34,7 @@ def test_layout_values_and_attrs(build, region, source) -> None:  # type: ignore
     assert res.chunks_written == 8 and not res.already_complete
     root = zarr.open_group(str(out), mode="r")
     attrs = root.attrs["glonet_store"]
-    assert attrs["complete"] is True and attrs["format_version"] == 1
+    assert attrs["complete"] is True and attrs["format_version"] == 2
     assert attrs["region"] == "tiny" and attrs["grid"] == region.grid.to_dict()
     assert set(attrs["groups"]) == {"surface", "intermediate", "deep"}
     assert attrs["groups"]["intermediate"]["channels"][0] == "thetao@47.37m"
