@@ -170,14 +170,13 @@ def evaluate(
 
 
 def _open_any(path: Path) -> Any:
-    import xarray as xr
-
     from glonet_regions.core.errors import DataError
+    from glonet_regions.data.reader import open_checked
     from glonet_regions.evaluation.align import open_daily
 
     if not path.exists():
         raise DataError(f"Reference file {path} does not exist")
-    ds = xr.open_zarr(path, consolidated=False) if path.is_dir() else xr.open_dataset(path)
+    ds = open_checked(path)
     if "first_day_datetime" in ds.dims:
         return ds
     return open_daily(path)
@@ -186,9 +185,10 @@ def _open_any(path: Path) -> Any:
 def _open_global(files: list[Path]) -> Any:
     import xarray as xr
 
+    from glonet_regions.data.reader import open_checked
     from glonet_regions.evaluation.align import canonical_daily
 
-    parts = [canonical_daily(xr.open_dataset(p), source=str(p)) for p in files]
+    parts = [canonical_daily(open_checked(p), source=str(p)) for p in files]
     return xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
 
 

@@ -39,7 +39,9 @@ __all__ = [
     "check_no_nan_in_ocean",
     "check_on_region",
     "find_variable",
+    "load_checked",
     "open_canonical",
+    "open_checked",
 ]
 
 DEFAULT_MAX_OUT_OF_RANGE = 1e-3
@@ -185,6 +187,32 @@ def _check_range(da: xr.DataArray, var: Variable, *, source: str, max_fraction: 
             f"({100 * outside / finite:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
             f"{var.units} (found {vmin:g} .. {vmax:g}); wrong units or a bad file?"
         )
+
+
+def open_checked(
+    path: str | os.PathLike[str], *, engine: str | None = None, chunks: Any = None
+) -> xr.Dataset:
+    """Open one netCDF file or zarr store with the integrity checks every command relies on.
+
+    A classic netCDF file shorter than its header says (which the netCDF-C library would read
+    as fill values without complaint), a truncated HDF5 file and an unreadable store raise
+    :class:`DataError` naming the file. Every command that reads a data file (``data
+    prepare``, ``data regrid``, ``data inspect``, ``forecast``, ``evaluate``) opens it
+    through this function or :func:`open_canonical`.
+    """
+    ds, _ = open_paths(path, engine=engine, chunks=chunks)
+    return ds
+
+
+def load_checked(ds: xr.Dataset, *, source: str) -> xr.Dataset:
+    """``ds.load()``, with a read error (a truncated chunk) raised as :class:`DataError`."""
+    try:
+        return ds.load()
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"{source}: reading the data failed ({type(exc).__name__}: {exc}); the file may be "
+            "truncated or corrupt"
+        ) from None
 
 
 def open_canonical(
