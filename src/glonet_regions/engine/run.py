@@ -107,6 +107,11 @@ def train_groups(
     last_bundle = None
     if cfg.resume:
         last_bundle = load_bundle(last_path)
+        if last_bundle.region_name != region_name or last_bundle.grid != grid:
+            raise ConfigError(
+                f"--resume: {last_path} was trained for region {last_bundle.region_name!r} "
+                f"on a {last_bundle.grid.shape} grid, not {region_name!r} on {grid.shape}"
+            )
         resume = dict(last_bundle.resume or {})
         for name in resume.get("groups_done", []):
             done[name] = last_bundle.groups[name]
@@ -116,7 +121,7 @@ def train_groups(
     epochs_run = 0
     interrupted = False
     boundary = provider.to_dict()
-    train_config = cfg.to_dict()
+    train_config = cfg.replace(stop_after_epochs=None).to_dict()
 
     def bundle_groups(current: tuple[str, GroupState] | None) -> dict[str, GroupState]:
         out = {g: done[g] for g in groups if g in done}
@@ -402,6 +407,34 @@ def _ensure_store(cfg: FinetuneConfig, region: Any, log: Callable[[str], None]) 
     return store
 
 
+def _check_store_region(store: Path, region: str) -> None:
+    """Refuse a store prepared for another region."""
+    from glonet_regions.data.store import read_attrs
+
+    theirs = read_attrs(store).get("region")
+    if theirs is not None and theirs != region:
+        raise StoreError(
+            f"store {store} was prepared for region {theirs!r}, not {region!r}: train "
+            f"{theirs} with it, or prepare a store for {region}"
+        )
+
+
+def _check_run_region(run_dir: Path, region: str) -> None:
+    """Refuse to resume a run folder of another region (its config and its last.pt)."""
+    from glonet_regions.engine.config import load_config_file
+    from glonet_regions.model.bundle import load_bundle
+
+    saved = run_dir / "config.yaml"
+    theirs = load_config_file(saved).region if saved.is_file() else None
+    if theirs is None:
+        theirs = load_bundle(run_dir / "checkpoints" / "last.pt").region_name
+    if theirs != region:
+        raise ConfigError(
+            f"--resume: run folder {run_dir} is a run of region {theirs!r}, not {region!r}; "
+            f"resume it as {theirs} or choose another --run-dir"
+        )
+
+
 def run_finetune(
     cfg: FinetuneConfig, *, log: Callable[[str], None] | None = None
 ) -> FinetuneResult:
@@ -426,16 +459,21 @@ def run_finetune(
                 f"run folder {run_dir} already holds {last}; pass --resume to continue it or "
                 "choose another --run-dir"
             )
+        if cfg.resume:
+            _check_run_region(run_dir, region.name)
         torch.manual_seed(cfg.seed)
         if ctx.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             store = _ensure_store(cfg, region, say)
-            save_config(cfg, run_dir / "config.yaml")
+            _check_store_region(store, region.name)
+            # stop_after_epochs belongs to one invocation: never saved with the run.
+            save_config(cfg.replace(stop_after_epochs=None), run_dir / "config.yaml")
         ctx.barrier()
         store = Path(cfg.store or "")
         from glonet_regions.data.store import StoreReader
 
         reader = StoreReader(store)
+        _check_store_region(store, region.name)
         available = list(reader.group_names)
         groups = available if cfg.groups in ("all", None) else list(cfg.groups)
         unknown = [g for g in groups if g not in available]
