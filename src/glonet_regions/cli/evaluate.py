@@ -122,6 +122,13 @@ def evaluate(
     global_ds = None
     if truth is not None:
         source = FileSource(truth, splits=region.splits)
+        lost = [v for v in source.missing if v in cube.data_vars]
+        if lost:
+            click.echo(
+                f"evaluate: WARNING: truth {truth} has no {', '.join(lost)}: "
+                f"{', '.join(lost)} will not be scored",
+                err=True,
+            )
     else:
         store_path = store_from_hints(
             store=store, cube_attrs=dict(cube.attrs) if use_sample else None

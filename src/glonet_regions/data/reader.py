@@ -38,6 +38,7 @@ __all__ = [
     "FILL_THRESHOLD",
     "check_no_nan_in_ocean",
     "check_on_region",
+    "check_values",
     "find_variable",
     "load_checked",
     "open_canonical",
@@ -174,19 +175,49 @@ def _to_canonical_array(
     return da
 
 
-def _check_range(da: xr.DataArray, var: Variable, *, source: str, max_fraction: float) -> None:
-    lo, hi = var.valid_range
-    finite = int(np.isfinite(da).sum())
-    if finite == 0:
-        return
-    outside = int(((da < lo) | (da > hi)).sum())
-    if outside / finite > max_fraction:
-        vmin, vmax = float(da.min()), float(da.max())
+def check_values(
+    da: xr.DataArray | np.ndarray,
+    var: Variable,
+    *,
+    source: str,
+    max_fraction: float = DEFAULT_MAX_OUT_OF_RANGE,
+) -> None:
+    """Physical plausibility of a field in canonical units (see docs/reference/refuses.md).
+
+    Refuses a field that holds no finite value, one whose values fall outside
+    ``var.valid_range`` (more than ``max_fraction`` of them) and one whose median lies
+    outside ``var.median_range`` (wrong units that still fit the valid range, such as
+    salinity as a fraction).
+
+    Raises:
+        DataError: Naming ``source``, the variable and what was found.
+    """
+    values = np.asarray(da.values if isinstance(da, xr.DataArray) else da)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
         raise DataError(
-            f"{source}: variable {var.name} has {outside} of {finite} values "
-            f"({100 * outside / finite:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
-            f"{var.units} (found {vmin:g} .. {vmax:g}); wrong units or a bad file?"
+            f"{source}: variable {var.name} holds no finite value (NaN or fill everywhere); "
+            "a broken download or a wrong fill value?"
         )
+    lo, hi = var.valid_range
+    outside = int(((finite < lo) | (finite > hi)).sum())
+    if outside / finite.size > max_fraction:
+        raise DataError(
+            f"{source}: variable {var.name} has {outside} of {finite.size} values "
+            f"({100 * outside / finite.size:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
+            f"{var.units} (found {float(finite.min()):g} .. {float(finite.max()):g}); wrong "
+            "units or a bad file?"
+        )
+    if var.median_range is not None:
+        step = max(1, finite.size // 1_000_000)
+        median = float(np.median(finite[::step]))
+        mlo, mhi = var.median_range
+        if not mlo <= median <= mhi:
+            raise DataError(
+                f"{source}: variable {var.name} has a median of {median:g} {var.units}, outside "
+                f"the range [{mlo:g}, {mhi:g}] of real ocean fields; wrong units (salinity as a "
+                "fraction, a temperature in Kelvin labelled degC) or a bad file?"
+            )
 
 
 def open_checked(
@@ -291,7 +322,7 @@ def open_canonical(
                 selected[found[var.name]], var, source=label, source_name=found[var.name]
             )
             if check_range:
-                _check_range(da, var, source=label, max_fraction=max_out_of_range)
+                check_values(da, var, source=label, max_fraction=max_out_of_range)
         except DataError:
             raise
         except (OSError, RuntimeError, ValueError) as exc:
