@@ -1,45 +1,100 @@
 """What glonet-regions refuses, at the command line: exit status 1 and one clear line.
 
-A few cases run the real executable in a subprocess; the others use click's runner on the
-same ``main`` (much faster). docs/reference/refuses.md lists every check.
+The classes of bad input are those of :mod:`glonet_regions.testing.refusals` (also run as
+subprocesses by ``benchmarks/bad_inputs.py``); docs/reference/refuses.md lists every check.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
-import torch
+import yaml
 from click.testing import CliRunner
 
 from glonet_regions.cli import main
 from glonet_regions.registry import facade
 from glonet_regions.registry.manager import make_plugin_manager
 from glonet_regions.testing.dummy import DummyPlugin, make_dummy_region
+from glonet_regions.testing.refusals import CASES, REAL_IBI, Case
+from glonet_regions.testing.synthetic import synthetic_daily
 
 
-def _one_line(output: str) -> str:
-    lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, output
-    assert "Traceback" not in output
-    return lines[0]
+def _has_ibi36() -> bool:
+    try:
+        facade.get_region("ibi36")
+    except Exception:
+        return False
+    return True
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """The installed command in a subprocess: (exit status, stderr)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "glonet_regions.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-        check=False,
+@pytest.fixture
+def fresh_registry() -> Any:
+    """The process-wide registry rebuilt for the test (environment read again), then dropped."""
+    facade.reset_registry()
+    yield
+    facade.reset_registry()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_refused_in_one_line(case: Case, tmp_path: Path, fresh_registry: Any) -> None:
+    if case.needs_real_ibi and not REAL_IBI.is_file():
+        pytest.skip(f"real data file {REAL_IBI} is missing")
+    if not _has_ibi36():
+        pytest.skip("the ibi36 plugin is not installed")
+    bad = case.make(tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in bad.env.items():
+            mp.setenv(key, value)
+        facade.reset_registry()
+        result = CliRunner().invoke(main, bad.args)
+    assert result.exit_code == bad.exit_code, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [ln for ln in result.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert bad.expect in lines[0], lines[0]
+    assert "weights_only" not in result.output
+    for path in bad.must_not_exist:
+        assert not path.exists(), path
+
+
+def test_unreadable_regions_path_is_one_line(
+    tmp_path: Path, fresh_registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GLONET_REGIONS_PATH folder that cannot be listed (tests run as root, so simulated)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    real_iterdir = Path.iterdir
+
+    def iterdir(self: Path) -> Any:
+        if self == folder:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setenv("GLONET_REGIONS_PATH", str(folder))
+    result = CliRunner().invoke(main, ["regions", "list"])
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot be read" in lines[0] and str(folder) in lines[0]
+
+
+def test_bad_region_file_fails_only_when_asked_for(tmp_path: Path, fresh_registry: Any) -> None:
+    folder = tmp_path / "regions"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("schema_version: 1\nname: [oops\n")
+    reg = facade.Registry(
+        make_plugin_manager(entry_points=[], plugins=[("dummy", DummyPlugin())]),
+        environ={"GLONET_REGIONS_PATH": str(folder)},
     )
-    return proc.returncode, proc.stderr
+    with pytest.warns(facade.RegionFileWarning, match="broken.yaml"):
+        names = reg.region_names()
+    assert make_dummy_region().name in names
+    assert list(reg.broken_region_files) == [folder / "broken.yaml"]
+    with pytest.raises(Exception, match=r"'broken'.*broken\.yaml"):
+        reg.get_region("broken")
 
 
 @pytest.fixture
@@ -49,66 +104,45 @@ def dummy_registry(monkeypatch: pytest.MonkeyPatch) -> facade.Registry:
     return reg
 
 
-def _nan_bundle(path: Path, region: str) -> Path:
-    from glonet_regions.model.bundle import GroupState, save_bundle
-    from glonet_regions.model.network import build_glonet
+def test_truth_without_a_variable_is_named(dummy_registry: Any, tmp_path: Path) -> None:
+    """evaluate --truth without thetao: a loud warning naming it, not silently missing rows."""
+    region = make_dummy_region()
+    truth = tmp_path / "truth.nc"
+    synthetic_daily(region.grid).to_netcdf(truth)
+    runner = CliRunner()
+    cube = tmp_path / "pers.nc"
+    args = ["forecast", region.name, "--persistence", "--truth", str(truth), "--start",
+            "2020-02-10", "--days", "2", "--out", str(cube)]  # fmt: skip
+    res = runner.invoke(main, args)
+    assert res.exit_code == 0, res.output
+    partial = tmp_path / "no_thetao.nc"
+    synthetic_daily(region.grid).drop_vars("thetao").to_netcdf(partial)
+    res = runner.invoke(main, ["evaluate", region.name, "--forecast", str(cube), "--truth",
+                               str(partial), "--out", str(tmp_path / "rep"), "--no-plots",
+                               "--lagrangian-particles", "0"])  # fmt: skip
+    assert "WARNING" in res.stderr and "no thetao" in res.stderr, res.output
 
-    grid = make_dummy_region().grid
-    net = build_glonet(5, "tiny", grid.shape)
-    state = dict(net.state_dict())
-    first = next(k for k, v in state.items() if torch.is_floating_point(v))
-    state[first] = torch.full_like(state[first], float("nan"))
-    return save_bundle(
-        path,
-        region_name=region,
-        grid=grid,
-        groups={
-            "surface": GroupState(
-                config=net.config.to_dict(),
-                state_dict=state,
-                channels=[("zos", None), ("thetao", 0), ("so", 0), ("uo", 0), ("vo", 0)],
-                mean=np.zeros(5),
-                std=np.ones(5),
-                ocean_mask=np.ones((5, *grid.shape), dtype=bool),
-            )
-        },
-        boundary={"provider": "none", "width": 0, "edges": []},
-        train_config={},
+
+def test_stop_after_epochs_is_not_carried_into_a_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run folder's config.yaml holding stop_after_epochs (as older versions saved it)."""
+    import glonet_regions.engine.run as run_module
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"schema_version": 1, "region": "x", "stop_after_epochs": 1})
     )
+    seen: list[Any] = []
 
+    def fake_run(cfg: Any, **_kw: Any) -> Any:
+        seen.append(cfg)
+        raise SystemExit(0)
 
-# -- checkpoints (items 5 and 11) --------------------------------------------------------------
-def test_checkpoint_with_nan_weights_refused(tmp_path: Path) -> None:
-    ckpt = _nan_bundle(tmp_path / "nan.pt", "ibi36")
-    out = tmp_path / "f.nc"
-    rc, err = run_cli(
-        "forecast", "ibi36", "--checkpoint", str(ckpt), "--sample", "--out", str(out)
-    )
-    line = _one_line(err)
-    assert rc == 1 and "NaN or infinite weights" in line and str(ckpt) in line
-    assert not out.exists()
-
-
-def test_random_file_as_checkpoint_never_suggests_unsafe_loading(tmp_path: Path) -> None:
-    ckpt = tmp_path / "random.pt"
-    ckpt.write_bytes(np.random.default_rng(0).bytes(4096))
-    rc, err = run_cli("forecast", "ibi36", "--checkpoint", str(ckpt), "--sample", "--out",
-                      str(tmp_path / "f.nc"))  # fmt: skip
-    line = _one_line(err)
-    assert rc == 1 and "not a glonet-regions checkpoint" in line and str(ckpt) in line
-    assert "weights_only" not in err
-
-
-def test_forecast_output_checked_for_nan() -> None:
-    from torch import nn
-
-    from glonet_regions.core.errors import DataError
-    from glonet_regions.forecast.runner import run_group
-
-    class Nan(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.full_like(x, float("nan"))
-
-    mask = np.ones((1, 4, 4), bool)
-    with pytest.raises(DataError, match="NaN or infinite values in the ocean"):
-        run_group(Nan(), np.zeros((2, 1, 4, 4), np.float32), np.zeros(1), np.ones(1), mask, 1)
+    monkeypatch.setattr(run_module, "run_finetune", fake_run)
+    CliRunner().invoke(main, ["finetune", "x", "--resume", "--run-dir", str(run)])
+    assert seen and seen[0].stop_after_epochs is None
+    CliRunner().invoke(main, ["finetune", "x", "--resume", "--run-dir", str(run),
+                              "--stop-after-epochs", "2"])  # fmt: skip
+    assert seen[1].stop_after_epochs == 2
