@@ -24,15 +24,15 @@ def _small(n_time: int = 3) -> xr.Dataset:
             "zos": (
                 ("time", "latitude", "longitude"),
                 rng.normal(0, 0.3, shape[::2][:1] + shape[2:]).astype("f4"),
-            ),  # noqa: E501
+            ),
             "thetao": (
                 ("time", "depth", "latitude", "longitude"),
                 (12 + rng.normal(0, 1, shape)).astype("f4"),
-            ),  # noqa: E501
+            ),
             "so": (
                 ("time", "depth", "latitude", "longitude"),
                 (35.5 + rng.normal(0, 0.2, shape)).astype("f4"),
-            ),  # noqa: E501
+            ),
         },
         coords={
             "time": np.arange(n_time).astype("datetime64[D]").astype("datetime64[ns]"),
@@ -79,3 +79,50 @@ def test_regrid_refuses_a_truncated_file(tmp_path: Path) -> None:
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "truncated" in lines[0] and str(cut) in lines[0]
     assert not out.exists() and not list(tmp_path.glob(".out.nc*"))
+
+
+@pytest.mark.parametrize(
+    ("edit", "expect"),
+    [
+        (lambda ds: ds.assign(so=ds["so"] * np.nan), "so holds no finite value"),
+        (lambda ds: ds.assign(so=ds["so"] * 1e-3), "so has a median of 0.035"),
+        (lambda ds: ds.assign(thetao=ds["thetao"] + 273.15), "thetao has"),
+    ],
+    ids=["nan-everywhere", "salinity-fraction", "kelvin-as-degc"],
+)
+def test_physical_checks_in_the_reader(tmp_path: Path, edit, expect: str) -> None:  # type: ignore[no-untyped-def]
+    ds = _small()
+    ds["thetao"].attrs["units"] = "degC"
+    ds["so"].attrs["units"] = "1e-3"
+    ds["zos"].attrs["units"] = "m"
+    path = tmp_path / "f.nc"
+    bad = edit(ds)
+    for name in ("thetao", "so", "zos"):
+        bad[name].attrs = ds[name].attrs
+    bad.to_netcdf(path)
+    with pytest.raises(DataError, match=expect) as err:
+        open_canonical(path, variables=["zos", "thetao", "so"], check_time=False)
+    assert str(path) in str(err.value)
+
+
+def test_inspect_flags_empty_and_implausible_channels() -> None:
+    from glonet_regions.data.inspect_store import _check_plausible
+
+    info = {
+        "level_indices": [0],
+        "channel_variables": [["zos", None], ["so", 0]],
+        "channels": ["zos", "so@0.5m"],
+    }
+    mask = np.ones((1, 4, 5), dtype=bool)
+    problems: list[str] = []
+    _check_plausible({"g/mask": mask}, "g", info, np.array([0.1, 0.035]), np.array([20, 20]),
+                     problems.append)  # fmt: skip
+    assert len(problems) == 1 and "so@0.5m" in problems[0] and "outside" in problems[0]
+    problems.clear()
+    _check_plausible({"g/mask": mask}, "g", info, np.array([0.1, 35.0]), np.array([20, 0]),
+                     problems.append)  # fmt: skip
+    assert len(problems) == 1 and "no value counted" in problems[0]
+    problems.clear()
+    _check_plausible({"g/mask": ~mask}, "g", info, np.array([0.1, 35.0]), np.array([0, 0]),
+                     problems.append)  # fmt: skip
+    assert len(problems) == 1 and "no ocean cell" in problems[0]

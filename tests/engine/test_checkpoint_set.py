@@ -160,3 +160,30 @@ def test_sigkill_trials(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "non-identical resumes: 0" in proc.stdout and "corrupt results: 0" in proc.stdout
+
+
+def test_stop_after_epochs_is_not_saved_and_region_is_checked(
+    tmp_path: Path, grid: Any, provider: Any
+) -> None:
+    """stop_after_epochs stays out of the checkpoint; a run is resumed only as its region."""
+    from glonet_regions.core.errors import ConfigError
+
+    part = _run(tmp_path, grid, provider, stop_after_epochs=1)
+    assert not part.finished
+    assert load_bundle(tmp_path / "checkpoints" / "last.pt").config["stop_after_epochs"] is None
+    cfg = tiny_config(tmp_path, epochs=2, resume=True)
+    data = make_group_data("surface", k=2, n_train=8, n_val=4)
+    with pytest.raises(ConfigError, match=r"region 'fake'.*not 'other'"):
+        train_groups(cfg, groups=["surface"], group_data=lambda _g: data, provider=provider,
+                     ctx=DistContext(), loader_fn=_loader_fn(cfg), region_name="other",
+                     grid=grid, log=lambda _m: None)  # fmt: skip
+
+
+def test_store_of_another_region_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import glonet_regions.data.store as store_module
+    from glonet_regions.core.errors import StoreError
+
+    monkeypatch.setattr(store_module, "read_attrs", lambda _p: {"region": "biscay36"})
+    with pytest.raises(StoreError, match=r"prepared for region 'biscay36', not 'ibi36'"):
+        run_module._check_store_region(tmp_path, "ibi36")
+    run_module._check_store_region(tmp_path, "biscay36")
