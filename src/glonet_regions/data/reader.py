@@ -192,25 +192,29 @@ def check_values(
     Raises:
         DataError: Naming ``source``, the variable and what was found.
     """
-    values = np.asarray(da.values if isinstance(da, xr.DataArray) else da)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    arr = da if isinstance(da, xr.DataArray) else xr.DataArray(np.asarray(da))
+    n_finite = int(np.isfinite(arr).sum())  # reduced chunk by chunk for dask-backed data
+    if n_finite == 0:
         raise DataError(
             f"{source}: variable {var.name} holds no finite value (NaN or fill everywhere); "
             "a broken download or a wrong fill value?"
         )
     lo, hi = var.valid_range
-    outside = int(((finite < lo) | (finite > hi)).sum())
-    if outside / finite.size > max_fraction:
+    outside = int(((arr < lo) | (arr > hi)).sum())
+    if outside / n_finite > max_fraction:
         raise DataError(
-            f"{source}: variable {var.name} has {outside} of {finite.size} values "
-            f"({100 * outside / finite.size:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
-            f"{var.units} (found {float(finite.min()):g} .. {float(finite.max()):g}); wrong "
+            f"{source}: variable {var.name} has {outside} of {n_finite} values "
+            f"({100 * outside / n_finite:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
+            f"{var.units} (found {float(arr.min()):g} .. {float(arr.max()):g}); wrong "
             "units or a bad file?"
         )
     if var.median_range is not None:
-        step = max(1, finite.size // 1_000_000)
-        median = float(np.median(finite[::step]))
+        sample = _subsample(arr)
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0:  # the thinned sample missed the few finite cells
+            sample = np.asarray(arr.values).ravel()
+            sample = sample[np.isfinite(sample)]
+        median = float(np.median(sample))
         mlo, mhi = var.median_range
         if not mlo <= median <= mhi:
             raise DataError(
@@ -218,6 +222,14 @@ def check_values(
                 f"the range [{mlo:g}, {mhi:g}] of real ocean fields; wrong units (salinity as a "
                 "fraction, a temperature in Kelvin labelled degC) or a bad file?"
             )
+
+
+def _subsample(da: xr.DataArray, target: int = 2_000_000) -> np.ndarray:
+    """About ``target`` values of ``da`` taken on a regular lattice (bounded memory)."""
+    if da.size <= target or da.ndim == 0:
+        return np.asarray(da.values).ravel()
+    step = int(np.ceil((da.size / target) ** (1 / da.ndim)))
+    return np.asarray(da.isel({d: slice(None, None, step) for d in da.dims}).values).ravel()
 
 
 def open_checked(
