@@ -249,8 +249,9 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         # torch's own message suggests weights_only=False, which would run the file's code:
         # never repeat that to a user.
         raise CheckpointError(
-            f"{path} is not a glonet-regions checkpoint: it holds Python objects other than "
-            "tensors and plain values, which glonet-regions never loads (it may run code)"
+            f"{path} is not a glonet-regions checkpoint: not an archive of tensors and plain "
+            "values (random bytes, another program's file, or a pickle holding code, which "
+            "glonet-regions never loads)"
         ) from None
     except Exception as exc:  # torch raises many types for a file that is not its archive
         if zipfile.is_zipfile(path):
