@@ -42,6 +42,7 @@ from glonet_regions.engine.freeze import unused_parameter_names
 from glonet_regions.engine.logging import RunLogger
 from glonet_regions.engine.metrics import CONVENTION, records
 from glonet_regions.engine.trainer import GroupData, GroupTrainer, LoaderFn
+from glonet_regions.model.checkpoint import fsync_dir
 
 __all__ = ["CRASH_POINTS", "FinetuneResult", "run_finetune", "train_groups"]
 
@@ -97,7 +98,7 @@ def _write_checkpoint_set(
     _crash_point("last-written")
     if best is not None:
         os.replace(pending, ckpt_dir / "best.pt")
-        _fsync_dir(ckpt_dir)
+        fsync_dir(ckpt_dir)
         _crash_point("best-renamed")
 
 
@@ -117,24 +118,11 @@ def _recover_checkpoint_set(ckpt_dir: Path, log: Callable[[str], None]) -> None:
         written = None  # cut short: it was never committed
     if written is not None and written == committed:
         os.replace(pending, ckpt_dir / "best.pt")
-        _fsync_dir(ckpt_dir)
+        fsync_dir(ckpt_dir)
         log(f"completed the interrupted checkpoint write ({ckpt_dir / 'best.pt'})")
     else:
         pending.unlink()
         log(f"dropped {pending}: its epoch was not committed to last.pt")
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass

@@ -50,6 +50,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "capture_rng_state",
+    "fsync_dir",
     "load_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
@@ -214,11 +215,11 @@ def save_checkpoint(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
