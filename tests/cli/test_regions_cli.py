@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from glonet_regions.cli import main
@@ -99,11 +100,16 @@ def test_show_unknown_region_exits_1_listing_known_names(tmp_path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_broken_region_file_exits_1_naming_it(tmp_path) -> None:
+def test_broken_region_file_is_a_warning_naming_it(tmp_path) -> None:
+    """The other regions stay usable; only asking for the broken one fails."""
     (tmp_path / "broken.yaml").write_text(REGION_FILE + "colour: red\n")
     result = CliRunner().invoke(main, ["--regions-dir", str(tmp_path), "regions", "list"])
-    assert result.exit_code == 1
-    assert "broken.yaml" in result.output and "'colour'" in result.output
+    assert result.exit_code == 0, result.output
+    warning = result.stderr.strip().splitlines()
+    assert len(warning) == 1 and "broken.yaml" in warning[0] and "'colour'" in warning[0]
+    name = yaml.safe_load(REGION_FILE)["name"]
+    result = CliRunner().invoke(main, ["--regions-dir", str(tmp_path), "regions", "show", name])
+    assert result.exit_code == 1 and "broken.yaml" in result.stderr
 
 
 def test_plugins_json_lists_builtins() -> None:

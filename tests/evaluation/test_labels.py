@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.align import daily_to_cube, open_daily
+from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.headline import headline_leads, headlines, headlines_text
 from glonet_regions.evaluation.labels import (
     PERSISTENCE_GROUP_LABEL,

@@ -132,8 +132,15 @@ def test_load_errors(tmp_path: Path) -> None:
         load_checkpoint(foreign)
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"format": "x", "obj": NotAllowed()}, unsafe)
-    with pytest.raises(CheckpointError, match="weights_only"):
+    with pytest.raises(CheckpointError, match="not a glonet-regions checkpoint") as err:
         load_checkpoint(unsafe)
+    assert "weights_only" not in str(err.value)
+    for name, content in (("random.pt", bytes(range(256)) * 8), ("text.pt", b"hello\n")):
+        other = tmp_path / name
+        other.write_bytes(content)
+        with pytest.raises(CheckpointError, match="not a glonet-regions checkpoint") as err:
+            load_checkpoint(other)
+        assert "weights_only" not in str(err.value)
     future = tmp_path / "future.pt"
     torch.save({"format": ckpt_module.CHECKPOINT_FORMAT, "format_version": 99}, future)
     with pytest.raises(CheckpointIncompatibleError, match="version 99"):

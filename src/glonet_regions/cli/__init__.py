@@ -6,6 +6,9 @@ Sub-commands live in their own modules and are imported only when invoked, so ``
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import click
 
 from glonet_regions import __version__
@@ -39,7 +42,28 @@ def main(ctx: click.Context, regions_dirs: tuple[str, ...]) -> None:
     """glonet-regions: fine-tune the GLONET neural ocean forecaster on a region."""
     ctx.ensure_object(dict)
     ctx.obj["regions_dirs"] = regions_dirs
+    _one_line_warnings(ctx)
     if regions_dirs:
         from glonet_regions.registry.facade import set_extra_region_dirs
 
         set_extra_region_dirs(regions_dirs)
+
+
+def _one_line_warnings(ctx: click.Context) -> None:
+    """Show glonet-regions' own warnings (an invalid region file, say) as one stderr line.
+
+    Filters and the display hook are restored when the command ends.
+    """
+    from glonet_regions.registry.facade import RegionFileWarning
+
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.simplefilter("always", RegionFileWarning)
+    shown = warnings.showwarning
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(category, type) and issubclass(category, RegionFileWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show

@@ -138,6 +138,13 @@ def evaluate(
     global_ds = None
     if truth is not None:
         source = FileSource(truth, splits=region.splits)
+        lost = [v for v in source.missing if v in cube.data_vars]
+        if lost:
+            click.echo(
+                f"evaluate: WARNING: truth {truth} has no {', '.join(lost)}: "
+                f"{', '.join(lost)} will not be scored",
+                err=True,
+            )
     else:
         store_path = store_from_hints(
             store=store, cube_attrs=dict(cube.attrs) if use_sample else None
@@ -190,14 +197,13 @@ def evaluate(
 
 
 def _open_any(path: Path) -> Any:
-    import xarray as xr
-
     from glonet_regions.core.errors import DataError
+    from glonet_regions.data.reader import open_checked
     from glonet_regions.forecast.align import open_daily
 
     if not path.exists():
         raise DataError(f"Reference file {path} does not exist")
-    ds = xr.open_zarr(path, consolidated=False) if path.is_dir() else xr.open_dataset(path)
+    ds = open_checked(path)
     if "first_day_datetime" in ds.dims:
         return ds
     return open_daily(path)
@@ -206,9 +212,10 @@ def _open_any(path: Path) -> Any:
 def _open_global(files: list[Path]) -> Any:
     import xarray as xr
 
+    from glonet_regions.data.reader import open_checked
     from glonet_regions.forecast.align import canonical_daily
 
-    parts = [canonical_daily(xr.open_dataset(p), source=str(p)) for p in files]
+    parts = [canonical_daily(open_checked(p), source=str(p)) for p in files]
     return xr.concat(parts, dim="time") if len(parts) > 1 else parts[0]
 
 

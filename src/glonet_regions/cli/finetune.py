@@ -166,7 +166,11 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--val-every", type=int, help="Epochs between validations.")
 @click.option("--tensorboard/--no-tensorboard", default=None, help="TensorBoard events.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars.")
-@click.option("--stop-after-epochs", type=int, help="Stop after N epochs (resume later).")
+@click.option(
+    "--stop-after-epochs",
+    type=int,
+    help="Stop after N epochs of this invocation (resume later; not saved with the run).",
+)
 @user_errors
 def finetune(region: str | None, config_file: Path | None, **opts: Any) -> None:
     """Fine-tune GLONET on REGION; write checkpoints, logs and metrics.json to RUN_DIR.
@@ -185,7 +189,8 @@ def finetune(region: str | None, config_file: Path | None, **opts: Any) -> None:
         run_dir = opts["run_dir"] or (Path("runs") / region if region else None)
         saved = Path(run_dir) / "config.yaml" if run_dir is not None else None
         if saved is not None and saved.is_file():
-            base = load_config_file(saved)
+            # --stop-after-epochs applies to one invocation (older runs saved it: drop it).
+            base = load_config_file(saved).replace(stop_after_epochs=None)
     overrides = _overrides(opts)
     if region is not None:
         overrides["region"] = region

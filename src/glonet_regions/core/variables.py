@@ -25,6 +25,9 @@ class Variable:
         aliases: Other names this variable is recognised by in source files.
         long_name: Human-readable description.
         unit_aliases: Spellings of ``units`` that mean exactly the canonical units.
+        median_range: Range ``(min, max)`` the median of a field's ocean values must lie in
+            (None: not checked). Narrower than ``valid_range``, it catches a field in the wrong
+            units that still fits the valid range (salinity as a fraction, x 1e-3).
     """
 
     name: str
@@ -35,6 +38,7 @@ class Variable:
     aliases: tuple[str, ...] = ()
     long_name: str = ""
     unit_aliases: tuple[str, ...] = ()
+    median_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not _SHORT_NAME.match(self.name):
@@ -52,6 +56,14 @@ class Variable:
                 f"got {self.valid_range}"
             )
         object.__setattr__(self, "valid_range", (float(lo), float(hi)))
+        if self.median_range is not None:
+            mlo, mhi = self.median_range
+            if not lo <= mlo < mhi <= hi:
+                raise ValidationError(
+                    f"Variable {self.name!r}: median_range must lie inside valid_range, got "
+                    f"{self.median_range}"
+                )
+            object.__setattr__(self, "median_range", (float(mlo), float(mhi)))
         object.__setattr__(self, "aliases", tuple(self.aliases))
         object.__setattr__(self, "unit_aliases", tuple(self.unit_aliases))
 
@@ -129,6 +141,7 @@ ZOS = Variable(
     (-5.0, 5.0),
     aliases=("ssh", "sossheig", "zos_detided", "SSH"),
     long_name="Sea surface height above geoid",
+    median_range=(-3.0, 3.0),
 )
 THETAO = Variable(
     "thetao",
@@ -138,6 +151,7 @@ THETAO = Variable(
     (-3.0, 40.0),
     aliases=("votemper", "temperature", "temp", "toce", "T"),
     long_name="Sea water potential temperature",
+    median_range=(-2.5, 35.0),
     unit_aliases=("degrees_C", "degree_Celsius", "degrees_Celsius", "celsius", "Celsius", "C"),
 )
 SO = Variable(
@@ -148,6 +162,7 @@ SO = Variable(
     (0.0, 45.0),
     aliases=("vosaline", "salinity", "sal", "soce", "S"),
     long_name="Sea water salinity",
+    median_range=(2.0, 42.0),
     unit_aliases=("psu", "PSU", "0.001", "1", "g/kg", "g kg-1", "PSS-78"),
 )
 UO = Variable(
@@ -158,6 +173,7 @@ UO = Variable(
     (-5.0, 5.0),
     aliases=("vozocrtx", "u", "uoce", "U"),
     long_name="Eastward sea water velocity",
+    median_range=(-2.0, 2.0),
     unit_aliases=("m/s", "m.s-1", "meter second-1", "m s**-1"),
 )
 VO = Variable(
@@ -168,6 +184,7 @@ VO = Variable(
     (-5.0, 5.0),
     aliases=("vomecrty", "v", "voce", "V"),
     long_name="Northward sea water velocity",
+    median_range=(-2.0, 2.0),
     unit_aliases=("m/s", "m.s-1", "meter second-1", "m s**-1"),
 )
 

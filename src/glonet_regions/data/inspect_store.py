@@ -117,6 +117,7 @@ def inspect_store(path: str | Path, *, check_values: bool = True, max_days: int 
                 mean, std = np.asarray(st["mean"]), np.asarray(st["std"])
                 if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
                     bad(f"statistics of group {gname} hold non-finite or non-positive values")
+                _check_plausible(root, gname, info, mean, np.asarray(st["count"]), bad)
                 empty = [c for c, n in zip(info["channels"], st["count"]) if n == 0]
                 say(f"    stats: mean {_short(mean)}, std {_short(std)}, diff std "
                     f"{_short(np.asarray(st['diff_std']))}"
@@ -136,6 +137,34 @@ def inspect_store(path: str | Path, *, check_values: bool = True, max_days: int 
     except KeyError:
         bad("progress records are missing")
     return out
+
+
+def _check_plausible(
+    root: Any, gname: str, info: dict[str, Any], mean: np.ndarray, count: np.ndarray, bad: Any
+) -> None:
+    """Ocean cells exist, every channel with ocean cells has values, means are plausible."""
+    from glonet_regions.core.variables import GLONET_VARIABLES
+
+    mask = np.asarray(root[f"{gname}/mask"][:], dtype=bool)
+    if not mask.any():
+        bad(f"group {gname} has no ocean cell (its mask is all land): was a variable NaN "
+            "everywhere in the input?")  # fmt: skip
+        return
+    levels = info["level_indices"]
+    for c, (var, li) in enumerate(info["channel_variables"]):
+        name = info["channels"][c]
+        wet = int(mask[0 if li is None else levels.index(li)].sum())
+        if wet and int(count[c]) == 0:
+            bad(f"channel {name} of group {gname}: {wet} ocean cells but no value counted in "
+                "the statistics (the variable is NaN everywhere?)")  # fmt: skip
+            continue
+        if var not in GLONET_VARIABLES or not count[c]:
+            continue
+        v = GLONET_VARIABLES[var]
+        if v.median_range is not None and not v.median_range[0] <= mean[c] <= v.median_range[1]:
+            bad(f"channel {name} of group {gname}: mean {mean[c]:.4g} {v.units} outside the "
+                f"range {list(v.median_range)} of real ocean fields (wrong units, e.g. salinity "
+                "as a fraction?)")  # fmt: skip
 
 
 def _short(values: np.ndarray) -> str:

@@ -38,8 +38,11 @@ __all__ = [
     "FILL_THRESHOLD",
     "check_no_nan_in_ocean",
     "check_on_region",
+    "check_values",
     "find_variable",
+    "load_checked",
     "open_canonical",
+    "open_checked",
 ]
 
 DEFAULT_MAX_OUT_OF_RANGE = 1e-3
@@ -172,19 +175,87 @@ def _to_canonical_array(
     return da
 
 
-def _check_range(da: xr.DataArray, var: Variable, *, source: str, max_fraction: float) -> None:
-    lo, hi = var.valid_range
-    finite = int(np.isfinite(da).sum())
-    if finite == 0:
-        return
-    outside = int(((da < lo) | (da > hi)).sum())
-    if outside / finite > max_fraction:
-        vmin, vmax = float(da.min()), float(da.max())
+def check_values(
+    da: xr.DataArray | np.ndarray,
+    var: Variable,
+    *,
+    source: str,
+    max_fraction: float = DEFAULT_MAX_OUT_OF_RANGE,
+) -> None:
+    """Physical plausibility of a field in canonical units (see docs/reference/refuses.md).
+
+    Refuses a field that holds no finite value, one whose values fall outside
+    ``var.valid_range`` (more than ``max_fraction`` of them) and one whose median lies
+    outside ``var.median_range`` (wrong units that still fit the valid range, such as
+    salinity as a fraction).
+
+    Raises:
+        DataError: Naming ``source``, the variable and what was found.
+    """
+    arr = da if isinstance(da, xr.DataArray) else xr.DataArray(np.asarray(da))
+    n_finite = int(np.isfinite(arr).sum())  # reduced chunk by chunk for dask-backed data
+    if n_finite == 0:
         raise DataError(
-            f"{source}: variable {var.name} has {outside} of {finite} values "
-            f"({100 * outside / finite:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
-            f"{var.units} (found {vmin:g} .. {vmax:g}); wrong units or a bad file?"
+            f"{source}: variable {var.name} holds no finite value (NaN or fill everywhere); "
+            "a broken download or a wrong fill value?"
         )
+    lo, hi = var.valid_range
+    outside = int(((arr < lo) | (arr > hi)).sum())
+    if outside / n_finite > max_fraction:
+        raise DataError(
+            f"{source}: variable {var.name} has {outside} of {n_finite} values "
+            f"({100 * outside / n_finite:.3g}%) outside its plausible range [{lo:g}, {hi:g}] "
+            f"{var.units} (found {float(arr.min()):g} .. {float(arr.max()):g}); wrong "
+            "units or a bad file?"
+        )
+    if var.median_range is not None:
+        sample = _subsample(arr)
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0:  # the thinned sample missed the few finite cells
+            sample = np.asarray(arr.values).ravel()
+            sample = sample[np.isfinite(sample)]
+        median = float(np.median(sample))
+        mlo, mhi = var.median_range
+        if not mlo <= median <= mhi:
+            raise DataError(
+                f"{source}: variable {var.name} has a median of {median:g} {var.units}, outside "
+                f"the range [{mlo:g}, {mhi:g}] of real ocean fields; wrong units (salinity as a "
+                "fraction, a temperature in Kelvin labelled degC) or a bad file?"
+            )
+
+
+def _subsample(da: xr.DataArray, target: int = 2_000_000) -> np.ndarray:
+    """About ``target`` values of ``da`` taken on a regular lattice (bounded memory)."""
+    if da.size <= target or da.ndim == 0:
+        return np.asarray(da.values).ravel()
+    step = int(np.ceil((da.size / target) ** (1 / da.ndim)))
+    return np.asarray(da.isel({d: slice(None, None, step) for d in da.dims}).values).ravel()
+
+
+def open_checked(
+    path: str | os.PathLike[str], *, engine: str | None = None, chunks: Any = None
+) -> xr.Dataset:
+    """Open one netCDF file or zarr store with the integrity checks every command relies on.
+
+    A classic netCDF file shorter than its header says (which the netCDF-C library would read
+    as fill values without complaint), a truncated HDF5 file and an unreadable store raise
+    :class:`DataError` naming the file. Every command that reads a data file (``data
+    prepare``, ``data regrid``, ``data inspect``, ``forecast``, ``evaluate``) opens it
+    through this function or :func:`open_canonical`.
+    """
+    ds, _ = open_paths(path, engine=engine, chunks=chunks)
+    return ds
+
+
+def load_checked(ds: xr.Dataset, *, source: str) -> xr.Dataset:
+    """``ds.load()``, with a read error (a truncated chunk) raised as :class:`DataError`."""
+    try:
+        return ds.load()
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"{source}: reading the data failed ({type(exc).__name__}: {exc}); the file may be "
+            "truncated or corrupt"
+        ) from None
 
 
 def open_canonical(
@@ -263,7 +334,7 @@ def open_canonical(
                 selected[found[var.name]], var, source=label, source_name=found[var.name]
             )
             if check_range:
-                _check_range(da, var, source=label, max_fraction=max_out_of_range)
+                check_values(da, var, source=label, max_fraction=max_out_of_range)
         except DataError:
             raise
         except (OSError, RuntimeError, ValueError) as exc:

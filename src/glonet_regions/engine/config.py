@@ -16,6 +16,7 @@ a ``null`` ``boundary_width`` becomes the region's zone measured on the store gr
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 import types
@@ -107,7 +108,8 @@ class FinetuneConfig:
         tensorboard: Write TensorBoard events.
         progress: Show progress bars.
         stop_after_epochs: Stop the whole run after this many epochs of this invocation
-            (simulates an interruption; checkpoints are written as usual).
+            (simulates an interruption; checkpoints are written as usual). Never saved with
+            the run: a later ``--resume`` runs on unless it is given again.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -357,6 +359,15 @@ def _check_values(cfg: FinetuneConfig, source: str) -> None:
         "grad_clip",
     ):
         positive(name, allow_none=True)
+    for name, value in (
+        ("lr", cfg.lr),
+        ("weight_decay", cfg.weight_decay),
+        ("grad_clip", cfg.grad_clip),
+        ("lora.alpha", cfg.lora.alpha),
+        *((f"variable_weights.{k}", v) for k, v in dict(cfg.variable_weights).items()),
+    ):
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"key {name} must be a finite number, got {value}")
     if cfg.lr <= 0:
         raise ConfigError(f"key lr must be > 0, got {cfg.lr}")
     if (cfg.warmup_steps or 0) < 0 or cfg.num_workers < 0 or cfg.weight_decay < 0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -54,6 +56,31 @@ class RunLogger:
                 writer.writeheader()
             self._files[name] = (fh, writer)
         return self._files[name][1]
+
+    def keep_rows(self, keep: Callable[[dict[str, str]], bool]) -> int:
+        """Drop the CSV rows ``keep`` rejects (rows logged after the checkpoint resumed from).
+
+        Each file is rewritten atomically. Returns the number of rows dropped.
+        """
+        if not self.enabled:
+            return 0
+        dropped = 0
+        for path in sorted(self.log_dir.glob("*.csv")):
+            with open(path, newline="") as fh:
+                reader = csv.DictReader(fh)
+                fields = list(reader.fieldnames or [])
+                rows = list(reader)
+            kept = [r for r in rows if keep(r)]
+            if len(kept) == len(rows):
+                continue
+            dropped += len(rows) - len(kept)
+            tmp = path.with_name(f".{path.name}.tmp")
+            with open(tmp, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(kept)
+            os.replace(tmp, path)
+        return dropped
 
     def scalars(self, table: str, row: dict[str, Any], *, step: int, tag: str) -> None:
         """Append a CSV row and TensorBoard scalars (``tag/key``) for numeric entries."""

@@ -7,6 +7,13 @@ Files under ``RUN_DIR``::
     checkpoints/best.pt      bundle of the best weights by validation loss (per group)
     logs/train.csv, logs/val.csv, tensorboard/
     metrics.json             validation RMSE of the model and persistence (see metrics.py)
+
+The checkpoints of an epoch form one unit: a new best is first written as
+``checkpoints/best.next.pt``, then ``last.pt`` is replaced by one atomic rename (the commit; its
+resume state names the set), then ``best.next.pt`` is renamed to ``best.pt``. ``--resume``
+finishes an interrupted set (renames ``best.next.pt`` when ``last.pt`` names it) or drops a
+set that was never committed, so a kill at any moment resumes exactly the run that a
+run without the kill would have made.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glonet_regions.core.errors import ConfigError, StoreError
+from glonet_regions.core.errors import ConfigError, GlonetRegionsError, StoreError
 from glonet_regions.engine.config import FinetuneConfig, save_config
 from glonet_regions.engine.distributed import (
     DistContext,
@@ -35,10 +42,87 @@ from glonet_regions.engine.freeze import unused_parameter_names
 from glonet_regions.engine.logging import RunLogger
 from glonet_regions.engine.metrics import CONVENTION, records
 from glonet_regions.engine.trainer import GroupData, GroupTrainer, LoaderFn
+from glonet_regions.model.checkpoint import fsync_dir
 
-__all__ = ["FinetuneResult", "run_finetune", "train_groups"]
+__all__ = ["CRASH_POINTS", "FinetuneResult", "run_finetune", "train_groups"]
 
 GroupDataFn = Callable[[str], GroupData]
+
+CRASH_POINTS = ("best-written", "last-written", "best-renamed")
+"""The write boundaries of a checkpoint set, where tests inject a crash (see _crash_hook)."""
+
+_crash_hook: Callable[[str], None] | None = None
+"""Tests set this to a function that raises at a named point of :data:`CRASH_POINTS`."""
+
+_PENDING_BEST = "best.next.pt"
+
+
+def _crash_point(name: str) -> None:
+    if _crash_hook is not None:
+        _crash_hook(name)
+
+
+def _logged_before(resume: dict[str, Any]) -> Callable[[dict[str, str]], bool]:
+    """Which log rows the checkpoint resumed from had already seen (the others are replayed)."""
+    done = {str(g) for g in resume.get("groups_done", [])}
+    group = resume.get("group")
+    step = int(dict(resume.get("loop") or {}).get("step", 0))
+
+    def keep(row: dict[str, str]) -> bool:
+        name = row.get("group")
+        if name in done:
+            return True
+        try:
+            return name == group and int(row.get("step") or 0) <= step
+        except ValueError:
+            return False
+
+    return keep
+
+
+def _write_checkpoint_set(
+    ckpt_dir: Path,
+    save_bundle: Callable[..., Path],
+    set_id: str,
+    last: dict[str, Any],
+    best: dict[str, Any] | None,
+) -> None:
+    """Write last.pt (and best.pt) as one unit: best.next.pt, then last.pt (commit), rename."""
+    pending = ckpt_dir / _PENDING_BEST
+    if best is not None:
+        user = {**dict(best.pop("extra", None) or {}), "checkpoint_set": set_id}
+        save_bundle(pending, extra=user, **best)
+        _crash_point("best-written")
+    last["resume"] = {**dict(last["resume"]), "checkpoint_set": set_id}
+    save_bundle(ckpt_dir / "last.pt", **last)
+    _crash_point("last-written")
+    if best is not None:
+        os.replace(pending, ckpt_dir / "best.pt")
+        fsync_dir(ckpt_dir)
+        _crash_point("best-renamed")
+
+
+def _recover_checkpoint_set(ckpt_dir: Path, log: Callable[[str], None]) -> None:
+    """Finish or drop a checkpoint set a crash left half-written (see the module docstring)."""
+    from glonet_regions.model.bundle import load_bundle
+
+    for tmp in ckpt_dir.glob(".*.tmp"):  # a write cut short: never renamed, never read
+        tmp.unlink(missing_ok=True)
+    pending = ckpt_dir / _PENDING_BEST
+    if not pending.exists():
+        return
+    committed = (load_bundle(ckpt_dir / "last.pt").resume or {}).get("checkpoint_set")
+    try:
+        written = load_bundle(pending).extra.get("checkpoint_set")
+    except GlonetRegionsError:
+        written = None  # cut short: it was never committed
+    if written is not None and written == committed:
+        os.replace(pending, ckpt_dir / "best.pt")
+        fsync_dir(ckpt_dir)
+        log(f"completed the interrupted checkpoint write ({ckpt_dir / 'best.pt'})")
+    else:
+        pending.unlink()
+        log(f"dropped {pending}: its epoch was not committed to last.pt")
 
 
 @dataclass
@@ -106,17 +190,26 @@ def train_groups(
     resume: dict[str, Any] | None = None
     last_bundle = None
     if cfg.resume:
+        if ctx.is_main:
+            _recover_checkpoint_set(ckpt_dir, log)
+        ctx.barrier()
         last_bundle = load_bundle(last_path)
+        if last_bundle.region_name != region_name or last_bundle.grid != grid:
+            raise ConfigError(
+                f"--resume: {last_path} was trained for region {last_bundle.region_name!r} "
+                f"on a {last_bundle.grid.shape} grid, not {region_name!r} on {grid.shape}"
+            )
         resume = dict(last_bundle.resume or {})
         for name in resume.get("groups_done", []):
             done[name] = last_bundle.groups[name]
         done_metrics = {k: list(v) for k, v in dict(resume.get("done_metrics", {})).items()}
         histories = {k: list(v) for k, v in dict(resume.get("histories", {})).items()}
+        logger.keep_rows(_logged_before(resume))
         log(f"resuming from {last_path} (groups done: {sorted(done) or 'none'})")
     epochs_run = 0
     interrupted = False
     boundary = provider.to_dict()
-    train_config = cfg.to_dict()
+    train_config = cfg.replace(stop_after_epochs=None).to_dict()
 
     def bundle_groups(current: tuple[str, GroupState] | None) -> dict[str, GroupState]:
         out = {g: done[g] for g in groups if g in done}
@@ -210,21 +303,22 @@ def train_groups(
                         },
                     }
                     rs = tr.resume_state()
-                    save_bundle(
-                        last_path,
-                        region_name=region_name,
-                        grid=grid,
-                        groups=bundle_groups((group, state_of(tr.plain_state_dict()))),
-                        boundary=boundary,
-                        train_config=train_config,
-                        optimizer_state=rs["optimizer"],
-                        scheduler_state=rs["scheduler"],
-                        rng_state=rng,
-                        resume=resume_state,
-                    )
-                    if is_best and tr.best_state is not None:
-                        save_bundle(
-                            best_path,
+                    _write_checkpoint_set(
+                        ckpt_dir,
+                        save_bundle,
+                        f"{group}:{tr.state.epoch}",
+                        last=dict(
+                            region_name=region_name,
+                            grid=grid,
+                            groups=bundle_groups((group, state_of(tr.plain_state_dict()))),
+                            boundary=boundary,
+                            train_config=train_config,
+                            optimizer_state=rs["optimizer"],
+                            scheduler_state=rs["scheduler"],
+                            rng_state=rng,
+                            resume=resume_state,
+                        ),
+                        best=dict(
                             region_name=region_name,
                             grid=grid,
                             groups=bundle_groups((group, state_of(tr.best_state))),
@@ -235,6 +329,9 @@ def train_groups(
                                 "best_val_loss": tr.state.best_val,
                             },
                         )
+                        if is_best and tr.best_state is not None
+                        else None,
+                    )
                 ctx.barrier()
                 epochs_run += 1
                 return cfg.stop_after_epochs is not None and epochs_run >= cfg.stop_after_epochs
@@ -296,23 +393,26 @@ def train_groups(
             "done_metrics": done_metrics,
             "histories": histories,
         }
-        save_bundle(
-            last_path,
-            region_name=region_name,
-            grid=grid,
-            groups=ctx_groups,
-            boundary=boundary,
-            train_config=train_config,
-            resume=final_resume,
-        )
-        save_bundle(
-            best_path,
-            region_name=region_name,
-            grid=grid,
-            groups=ctx_groups,
-            boundary=boundary,
-            train_config=train_config,
-            extra={"histories": histories},
+        _write_checkpoint_set(
+            ckpt_dir,
+            save_bundle,
+            "final",
+            last=dict(
+                region_name=region_name,
+                grid=grid,
+                groups=ctx_groups,
+                boundary=boundary,
+                train_config=train_config,
+                resume=final_resume,
+            ),
+            best=dict(
+                region_name=region_name,
+                grid=grid,
+                groups=ctx_groups,
+                boundary=boundary,
+                train_config=train_config,
+                extra={"histories": histories},
+            ),
         )
         _write_json(
             result.metrics_path,
@@ -402,6 +502,34 @@ def _ensure_store(cfg: FinetuneConfig, region: Any, log: Callable[[str], None]) 
     return store
 
 
+def _check_store_region(store: Path, region: str) -> None:
+    """Refuse a store prepared for another region."""
+    from glonet_regions.data.store import read_attrs
+
+    theirs = read_attrs(store).get("region")
+    if theirs is not None and theirs != region:
+        raise StoreError(
+            f"store {store} was prepared for region {theirs!r}, not {region!r}: train "
+            f"{theirs} with it, or prepare a store for {region}"
+        )
+
+
+def _check_run_region(run_dir: Path, region: str) -> None:
+    """Refuse to resume a run folder of another region (its config and its last.pt)."""
+    from glonet_regions.engine.config import load_config_file
+    from glonet_regions.model.bundle import load_bundle
+
+    saved = run_dir / "config.yaml"
+    theirs = load_config_file(saved).region if saved.is_file() else None
+    if theirs is None:
+        theirs = load_bundle(run_dir / "checkpoints" / "last.pt").region_name
+    if theirs != region:
+        raise ConfigError(
+            f"--resume: run folder {run_dir} is a run of region {theirs!r}, not {region!r}; "
+            f"resume it as {theirs} or choose another --run-dir"
+        )
+
+
 def run_finetune(
     cfg: FinetuneConfig, *, log: Callable[[str], None] | None = None
 ) -> FinetuneResult:
@@ -426,16 +554,21 @@ def run_finetune(
                 f"run folder {run_dir} already holds {last}; pass --resume to continue it or "
                 "choose another --run-dir"
             )
+        if cfg.resume:
+            _check_run_region(run_dir, region.name)
         torch.manual_seed(cfg.seed)
         if ctx.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             store = _ensure_store(cfg, region, say)
-            save_config(cfg, run_dir / "config.yaml")
+            _check_store_region(store, region.name)
+            # stop_after_epochs belongs to one invocation: never saved with the run.
+            save_config(cfg.replace(stop_after_epochs=None), run_dir / "config.yaml")
         ctx.barrier()
         store = Path(cfg.store or "")
         from glonet_regions.data.store import StoreReader
 
         reader = StoreReader(store)
+        _check_store_region(store, region.name)
         available = list(reader.group_names)
         groups = available if cfg.groups in ("all", None) else list(cfg.groups)
         unknown = [g for g in groups if g not in available]

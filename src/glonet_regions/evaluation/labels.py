@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from glonet_regions.core.region import Region
-from glonet_regions.evaluation.align import depth_indices
+from glonet_regions.forecast.align import depth_indices
 
 __all__ = [
     "BOUNDARY_MODES",

@@ -93,14 +93,9 @@ def open_daily(path: Any, *, variables: VariableSet = GLONET_VARIABLES) -> xr.Da
     p = Path(path)
     if not p.exists():
         raise DataError(f"File {p} does not exist")
-    try:
-        ds = (
-            xr.open_zarr(p, consolidated=False)
-            if (p.is_dir() or p.suffix == ".zarr")
-            else xr.open_dataset(p)
-        )
-    except (OSError, ValueError) as exc:
-        raise DataError(f"Cannot open {p}: {exc}") from exc
+    from glonet_regions.data.reader import open_checked
+
+    ds = open_checked(p)
     return canonical_daily(ds, variables=variables, source=str(p))
 
 

@@ -251,11 +251,7 @@ def open_cube(path: str | os.PathLike[str]) -> xr.Dataset:
     p = Path(path)
     if not p.exists():
         raise DataError(f"Forecast file {p} does not exist")
-    try:
-        if p.is_dir() or p.suffix == ".zarr":
-            ds = xr.open_zarr(p, consolidated=False)
-        else:
-            ds = xr.open_dataset(p)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"Cannot open forecast {p}: {exc}") from exc
+    from glonet_regions.data.reader import open_checked
+
+    ds = open_checked(p)
     return validate_cube(ds, source=str(p))

@@ -166,6 +166,14 @@ def run_group(
     out = runner(x0)
     phys = out[0].float().cpu().numpy() * s + m  # de-normalise first ...
     phys[:, ~mask] = np.nan  # ... then put land back (broadcast over time)
+    wet = np.broadcast_to(mask, phys.shape)
+    n_bad = int((~np.isfinite(phys) & wet).sum())
+    if n_bad:
+        raise DataError(
+            f"the network produced {n_bad} NaN or infinite values in the ocean (of "
+            f"{int(wet.sum())}); its weights or its initial conditions are broken, nothing "
+            "was written"
+        )
     return phys.astype(np.float32)
 
 

@@ -52,12 +52,17 @@ class FileSource:
         path: The file.
         splits: The region's date splits; the climatology uses the file's days in the
             training split (none: no climatology from this file).
+
+    Attributes:
+        missing: GLONET variables the file lacks (their scores will be missing).
     """
 
     def __init__(self, path: str | Path, *, splits: DateSplits | None = None) -> None:
+        from glonet_regions.evaluation.truth_checks import check_truth
+
         self.path = Path(path)
         self.name = str(self.path)
-        self.ds = open_daily(self.path)
+        self.ds, self.missing = check_truth(open_daily(self.path), source=self.name)
         self._splits = splits
 
     @property

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from glonet_regions.core.errors import CheckpointIncompatibleError
+from glonet_regions.core.errors import CheckpointError, CheckpointIncompatibleError
 from glonet_regions.core.grid import Grid
 from glonet_regions.model.checkpoint import load_checkpoint, save_checkpoint
 from glonet_regions.model.network import Glonet, GlonetConfig
@@ -258,12 +258,28 @@ def _np(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _check_finite(path: str | Path, groups: Mapping[str, GroupState]) -> None:
+    """Refuse weights holding NaN or infinity (they would forecast NaN everywhere)."""
+    for name, state in groups.items():
+        bad = [
+            key
+            for key, t in state.state_dict.items()
+            if torch.is_floating_point(t) and not bool(torch.isfinite(t).all())
+        ]
+        if bad:
+            raise CheckpointError(
+                f"{path}: group {name!r} has NaN or infinite weights in {len(bad)} of "
+                f"{len(state.state_dict)} tensors (first: {bad[0]}); the training diverged or "
+                "the file is damaged: use an earlier checkpoint"
+            )
+
+
 def load_bundle(path: str | Path, *, map_location: str | torch.device = "cpu") -> Bundle:
     """Read a bundle written by :func:`save_bundle`.
 
     Raises:
         CheckpointNotFoundError: Missing file.
-        CheckpointError: Corrupt or unsafe file.
+        CheckpointError: Corrupt or unsafe file, or weights holding NaN or infinity.
         CheckpointIncompatibleError: Not a bundle, or a newer bundle version.
     """
     ckpt = load_checkpoint(path, map_location=map_location)
@@ -291,6 +307,7 @@ def load_bundle(path: str | Path, *, map_location: str | torch.device = "cpu") -
             ocean_mask=_np(g["ocean_mask"]).astype(bool),
             residual_scale=None if g.get("residual_scale") is None else _np(g["residual_scale"]),
         )
+    _check_finite(path, groups)
     grid_dict = dict(extra["grid"])
     grid = Grid.from_dict({k: _np(v) if isinstance(v, Tensor) else v for k, v in grid_dict.items()})
     return Bundle(

@@ -50,6 +50,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "capture_rng_state",
+    "fsync_dir",
     "load_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
@@ -214,11 +215,11 @@ def save_checkpoint(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
@@ -245,15 +246,23 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run the file's code:
+        # never repeat that to a user.
         raise CheckpointError(
-            f"{path} holds objects that weights_only loading refuses (not a glonet-regions "
-            f"checkpoint, or an unsafe one): {str(exc).splitlines()[0]}"
-        ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+            f"{path} is not a glonet-regions checkpoint: not an archive of tensors and plain "
+            "values (random bytes, another program's file, or a pickle holding code, which "
+            "glonet-regions never loads)"
+        ) from None
+    except Exception as exc:  # torch raises many types for a file that is not its archive
+        if zipfile.is_zipfile(path):
+            raise CheckpointError(
+                f"{path} is truncated or corrupt: a damaged torch archive ({type(exc).__name__})"
+            ) from None
         raise CheckpointError(
-            f"{path} is truncated or corrupt: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-        ) from exc
+            f"{path} is not a glonet-regions checkpoint, or is truncated: it is not a complete "
+            "torch archive"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointIncompatibleError(
             f"{path} is not a glonet-regions checkpoint (no 'format': {CHECKPOINT_FORMAT!r}); "

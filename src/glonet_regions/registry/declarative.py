@@ -50,9 +50,15 @@ def region_files_in(path: Path, *, what: str) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise ConfigError(f"Folder of region files {str(path)!r} (from {what}) does not exist")
-    return sorted(
-        p for p in path.iterdir() if p.suffix.lower() in REGION_FILE_SUFFIXES and p.is_file()
-    )
+    try:
+        return sorted(
+            p for p in path.iterdir() if p.suffix.lower() in REGION_FILE_SUFFIXES and p.is_file()
+        )
+    except OSError as exc:
+        raise ConfigError(
+            f"Folder of region files {str(path)!r} (from {what}) cannot be read: "
+            f"{exc.strerror or exc}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,12 @@ class ResolvedFiles:
     skipped: dict[str, str]
 
 
-def resolve_region_files(files: Iterable[FileOrigin], known: Mapping[str, Region]) -> ResolvedFiles:
+def resolve_region_files(
+    files: Iterable[FileOrigin],
+    known: Mapping[str, Region],
+    *,
+    on_error: Callable[[Path, str, ConfigError], None] | None = None,
+) -> ResolvedFiles:
     """Build region files in dependency order.
 
     A file that refers to a region nobody provides is skipped (with the reason recorded), not
@@ -78,6 +89,8 @@ def resolve_region_files(files: Iterable[FileOrigin], known: Mapping[str, Region
     Args:
         files: Parsed files and their providers.
         known: Regions already registered by code plugins (files may refer to them).
+        on_error: Called with (file, region name, error) for a file that fails to build;
+            the region is then skipped (so are regions built on it) instead of raising.
 
     Raises:
         DuplicateNameError: Two files, or a file and a code plugin, declare the same name.
@@ -128,6 +141,8 @@ def resolve_region_files(files: Iterable[FileOrigin], known: Mapping[str, Region
             return known[name]
         if name in built:
             return built[name][0]
+        if name in skipped:
+            raise ConfigError(f"it refers to region {name!r}, which was skipped ({skipped[name]})")
         return build(name)
 
     def build(name: str) -> Region:
@@ -146,12 +161,36 @@ def resolve_region_files(files: Iterable[FileOrigin], known: Mapping[str, Region
 
     for name in by_name:
         if name not in built and name not in skipped:
-            build(name)
+            if on_error is None:
+                build(name)
+                continue
+            try:
+                build(name)
+            except ConfigError as exc:
+                path = by_name[name].file.path
+                skipped[name] = f"its file {path} is invalid: {' '.join(str(exc).split())}"
+                on_error(path, name, exc)
     return ResolvedFiles({n: built[n] for n in by_name if n in built}, skipped)
 
 
-def parse_folder(path: Path, provider: str) -> list[FileOrigin]:
-    """Parse every region file of a folder (or one file) registered by ``provider``."""
-    return [
-        FileOrigin(parse_region_file(p), provider) for p in region_files_in(path, what=provider)
-    ]
+def parse_folder(
+    path: Path,
+    provider: str,
+    *,
+    on_error: Callable[[Path, ConfigError], None] | None = None,
+) -> list[FileOrigin]:
+    """Parse every region file of a folder (or one file) registered by ``provider``.
+
+    Args:
+        on_error: Called with (file, error) for a file that cannot be parsed, which is then
+            left out instead of raising (one bad file must not hide the other regions).
+    """
+    out = []
+    for p in region_files_in(path, what=provider):
+        try:
+            out.append(FileOrigin(parse_region_file(p), provider))
+        except ConfigError as exc:
+            if on_error is None:
+                raise
+            on_error(p, exc)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pluggy
 
 from glonet_regions.core.errors import (
+    ConfigError,
     DuplicateNameError,
     GlonetRegionsError,
     RegistryError,
@@ -33,6 +35,11 @@ from glonet_regions.registry.components import (
     import_target,
 )
 from glonet_regions.registry.manager import GlonetPluginManager, make_plugin_manager
+
+
+class RegionFileWarning(UserWarning):
+    """A region file is invalid: its region is left out, the others stay usable."""
+
 
 #: os.pathsep-separated folders of region files.
 REGIONS_PATH_ENV = "GLONET_REGIONS_PATH"
@@ -70,6 +77,7 @@ class Registry:
         self._regions: dict[str, Region] | None = None
         self._region_providers: dict[str, Provider] = {}
         self._skipped: dict[str, str] = {}
+        self._broken: dict[Path, str] = {}
         self._components: dict[str, dict[str, Component]] = {}
         self._assets: list[tuple[Any, Provider]] | None = None
 
@@ -149,11 +157,25 @@ class Registry:
                 folders.append((Path(entry.strip()), REGIONS_PATH_ENV))
         folders.extend((d, "--regions-dir") for d in self._extra_dirs)
 
+        broken: dict[Path, str] = {}
+
+        def parse_failed(path: Path, exc: ConfigError) -> None:
+            text = " ".join(str(exc).split())
+            broken[path] = text.removeprefix(f"Region file {path}").lstrip(": ") or text
+
+        def build_failed(path: Path, name: str, exc: ConfigError) -> None:
+            broken[path] = f"region {name!r}: " + " ".join(str(exc).split())
+
         files: list[FileOrigin] = []
         for path, who in folders:
-            files.extend(parse_folder(path, who))
-        resolved = resolve_region_files(files, regions)
+            files.extend(parse_folder(path, who, on_error=parse_failed))
+        resolved = resolve_region_files(files, regions, on_error=build_failed)
         self._skipped = resolved.skipped
+        self._broken = broken
+        for path, message in broken.items():
+            warnings.warn(
+                f"region file {path} is left out: {message}", RegionFileWarning, stacklevel=2
+            )
         for name, (region, origin) in resolved.regions.items():
             base = self._provider(origin.provider)
             provider = Provider(base.plugin, base.distribution, origin.file.path)
@@ -184,7 +206,17 @@ class Registry:
                     f"Region {name!r} is not available: {self._skipped[name]}; known regions: "
                     f"{', '.join(sorted(self.regions)) or '(none)'}"
                 ) from None
-            raise _unknown("region", name, self.regions) from None
+            err = _unknown("region", name, self.regions)
+            if self._broken:
+                files = "; ".join(f"{p} ({m})" for p, m in self._broken.items())
+                err = UnknownNameError(f"{err}; region file(s) that could not be read: {files}")
+            raise err from None
+
+    @property
+    def broken_region_files(self) -> Mapping[Path, str]:
+        """Region files left out because they are invalid: file -> why (also warned)."""
+        self.regions  # noqa: B018 - collect first
+        return dict(self._broken)
 
     @property
     def skipped_regions(self) -> Mapping[str, str]:

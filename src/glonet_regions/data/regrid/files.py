@@ -34,8 +34,7 @@ def regrid_file(
         ValidationError: unknown method/backend, or a weights file is missing for
             ``weights-file``.
     """
-    import xarray as xr
-
+    from glonet_regions.data.reader import load_checked, open_checked
     from glonet_regions.data.regrid import crop_to_overlap, make_regridder, normalise_method
 
     path, out = Path(path), Path(out)
@@ -51,10 +50,7 @@ def regrid_file(
         raise DataError(f"Input file {path} does not exist")
     if out.resolve() == path.resolve():
         raise ValidationError(f"Output {out} would overwrite the input file")
-    try:
-        ds = xr.open_dataset(path)
-    except Exception as exc:  # xarray raises many types for unreadable files
-        raise DataError(f"Cannot open {path} as netCDF: {exc}") from None
+    ds = open_checked(path)
     with ds:
         try:
             source_grid = Grid.from_dataset(ds, source=str(path))
@@ -63,7 +59,7 @@ def regrid_file(
             raise type(exc)(message) from None
         target = crop_to_overlap(source_grid, target_grid, source=str(path))
         regridder = make_regridder(source_grid, target, method, backend, **options)
-        result = regridder.regrid(ds.load(), fill=fill)
+        result = regridder.regrid(load_checked(ds, source=str(path)), fill=fill)
     result.attrs["history"] = "\n".join(
         x for x in (ds.attrs.get("history"), history or f"regridded ({method}, {backend}) by "
                     "glonet-regions") if x
