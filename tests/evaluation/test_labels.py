@@ -11,7 +11,6 @@ import pytest
 import xarray as xr
 
 from glonet_regions.core.region import Region
-from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.evaluation.headline import headline_leads, headlines, headlines_text
 from glonet_regions.evaluation.labels import (
     PERSISTENCE_GROUP_LABEL,
@@ -21,6 +20,7 @@ from glonet_regions.evaluation.labels import (
 from glonet_regions.evaluation.pipeline import evaluate_forecast
 from glonet_regions.evaluation.report import skill_table, write_report
 from glonet_regions.evaluation.scoring import interior_mask
+from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.forecast.sources import FileSource
 
 START = [dt.date(2020, 1, 28)]
