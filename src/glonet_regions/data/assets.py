@@ -287,6 +287,7 @@ class AssetRegistry:
         offline: bool | None = None,
         progress: bool = False,
         allow_unverified: bool = False,
+        mirror: str | os.PathLike[str] | None = None,
     ) -> Path:
         """The local path of an asset, downloading and hash-checking it if needed.
 
@@ -295,6 +296,8 @@ class AssetRegistry:
             offline: Never touch the network (default: ``$GLONET_REGIONS_OFFLINE``).
             progress: Show a download progress bar (tqdm).
             allow_unverified: Accept a file whose sha256 is not pinned (its hash is logged).
+            mirror: Another place holding the same files under the same names: a URL (used
+                instead of the base URL) or a local folder (copied from, also when offline).
 
         Raises:
             AssetError: Unknown name; offline and not cached; hash mismatch (nothing is left
@@ -305,6 +308,12 @@ class AssetRegistry:
         target = self.path(name)
         if known is None and not allow_unverified:
             raise AssetError(self._unverified_message(name))
+
+        if mirror is not None and not target.is_file():
+            text = os.fspath(mirror)
+            if "://" not in text:
+                return self._copy_from_folder(name, Path(text), known)
+            return self._download(name, known, progress=progress, base_url=text)
 
         if is_offline(offline):
             if not target.is_file():
@@ -324,21 +333,48 @@ class AssetRegistry:
 
         return self._download(name, known, progress=progress)
 
-    def _download(self, name: str, known: str | None, *, progress: bool) -> Path:
+    def _copy_from_folder(self, name: str, folder: Path, known: str | None) -> Path:
+        """Copy ``folder/name`` into the cache after checking its hash."""
+        import shutil
+
+        src = folder / name
+        if not src.is_file():
+            raise AssetError(f"Mirror folder {folder} has no {name} (asset of {self.name!r})")
+        found = file_sha256(src)
+        if known is not None and found != known:
+            raise AssetError(
+                f"{src} fails its hash check (sha256 {found}, expected {known}); not copied"
+            )
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".copy")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+        if known is None:
+            log.warning("Asset %s copied from %s is not verified; its sha256 is %s", name, src, found)
+        return target
+
+    def _download(
+        self, name: str, known: str | None, *, progress: bool, base_url: str | None = None
+    ) -> Path:
         import pooch
         import requests
 
-        url = self.url(name)
+        base = self.base_url if base_url is None else base_url.rstrip("/") + "/"
+        url = base + name if base_url is not None else self.url(name)
         registry = {name: (f"sha256:{known}" if known else None)}
         fetcher = pooch.create(
             path=self.cache_dir,
-            base_url=self.base_url,
+            base_url=base,
             registry=registry,
             urls={name: url},
             retry_if_failed=0,
         )
+        part = self.cache_dir / (name + ".part")
         try:
-            local = Path(fetcher.fetch(name, downloader=_HttpDownloader(progress=progress)))
+            local = Path(
+                fetcher.fetch(name, downloader=_HttpDownloader(progress=progress, part=part))
+            )
         except requests.exceptions.RequestException as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             what = f"HTTP {status}" if status else type(exc).__name__
@@ -372,38 +408,72 @@ class AssetRegistry:
 class _HttpDownloader:
     """A pooch downloader that streams with requests and always releases its connection."""
 
-    def __init__(self, *, progress: bool = False, timeout: float = 60.0, chunk_size: int = 1 << 20):
+    def __init__(
+        self,
+        *,
+        progress: bool = False,
+        timeout: float = 60.0,
+        chunk_size: int = 1 << 20,
+        part: Path | None = None,
+    ):
         self.progress = progress
         self.timeout = timeout
         self.chunk_size = chunk_size
+        self.part = part
 
     def __call__(self, url: str, output_file: str, pooch: object) -> None:
+        """Download ``url``; with ``part``, resume an interrupted download (HTTP Range)."""
+        import shutil
+
         import requests
 
+        part = self.part or Path(output_file + ".part")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        have = part.stat().st_size if part.is_file() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
         with (
             requests.Session() as session,
-            session.get(url, stream=True, timeout=self.timeout) as response,
+            session.get(url, stream=True, timeout=self.timeout, headers=headers) as response,
         ):
-            response.raise_for_status()
-            total = int(response.headers.get("content-length", 0)) or None
-            bar = None
-            if self.progress:
-                from tqdm import tqdm
+            if have and response.status_code == 416:  # the part is already complete
+                response.close()
+            else:
+                response.raise_for_status()
+                resumed = have > 0 and response.status_code == 206
+                if not resumed:
+                    have = 0
+                length = int(response.headers.get("content-length", 0)) or None
+                total = None if length is None else length + have
+                bar = None
+                if self.progress:
+                    from tqdm import tqdm
 
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1])
-            try:
-                with open(output_file, "wb") as out:
-                    for chunk in response.iter_content(chunk_size=self.chunk_size):
-                        out.write(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
+                    bar = tqdm(
+                        total=total,
+                        initial=have,
+                        unit="B",
+                        unit_scale=True,
+                        desc=url.rsplit("/", 1)[-1],
+                    )
+                try:
+                    with open(part, "ab" if resumed else "wb") as out:
+                        for chunk in response.iter_content(chunk_size=self.chunk_size):
+                            out.write(chunk)
+                            if bar is not None:
+                                bar.update(len(chunk))
+                finally:
+                    if bar is not None:
+                        bar.close()
+        # The complete file goes where pooch checks its hash; the part is then removed.
+        shutil.copyfile(part, output_file)
+        part.unlink()
 
 
-GLONET_ASSETS_BASE_URL = "https://minio.dive.edito.eu/project-glonet/public/"
-"""Where the published GLONET weights and normalisation files are served (EDITO object store)."""
+GLONET_ASSETS_BASE_URL = (
+    "https://minio.dive.edito.eu/project-glonet/public/glonet_1_4_model/20241112/model/"
+)
+"""Where the published GLONET weights and statistics are served (EDITO object store; the
+prefix Mercator's operational inference synchronises, ``model.py`` of its daily forecast)."""
 
 GLONET_ASSETS_REGISTRY_FILE = Path(__file__).with_name("registry") / "glonet_assets.txt"
 """The registry text file of the published GLONET files (package data)."""
