@@ -56,14 +56,6 @@ def export_torchscript(model: Glonet, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Glonet, Path]:
-    torch.manual_seed(123)
-    model = build_glonet(5, "tiny", GRID).eval()
-    path = export_torchscript(model, tmp_path_factory.mktemp("ts") / "glonet_p1.pt")
-    return model, path
-
-
 def test_round_trip_gives_identical_outputs(
     exported: tuple[Glonet, Path], tiny: Callable[..., Glonet]
 ) -> None:

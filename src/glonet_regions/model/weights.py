@@ -246,17 +246,18 @@ def check_filter(module: Any) -> FilterCheck:
     Returns a :class:`FilterCheck`; the reason names the difference (no second module, another
     module type, a filter holding tensors, extra modules).
     """
-    children = list(module.named_children())
-    if len(children) < 2:
-        kind = _original_name(module)
-        return FilterCheck(False, f"the file has no filter module (top module {kind} has "
-                           f"{len(children)} child module(s), the published files have 2)")
-    name, filt = children[1]
+    children = dict(module.named_children())
+    if "1" not in children:
+        top = _original_name(module)
+        return FilterCheck(
+            False,
+            f"the file has no filter module (its top module is {top}, not "
+            f"Sequential(Glonet, {EXPECTED_FILTER}))",
+        )
+    filt = children["1"]
     kind = _original_name(filt)
     if kind != EXPECTED_FILTER:
-        return FilterCheck(
-            False, f"module {name} is {kind}, not the published {EXPECTED_FILTER}", kind
-        )
+        return FilterCheck(False, f"module 1 is {kind}, not the published {EXPECTED_FILTER}", kind)
     n_tensors = len(filt.state_dict())
     if n_tensors:
         return FilterCheck(
@@ -495,7 +496,7 @@ def import_torchscript(
     )
     report.filter_check = check_filter(module)
     if report.filter_check.applied:
-        report.filter = list(module.children())[1]
+        report.filter = dict(module.named_children())["1"]
     else:
         warnings.warn(
             f"{path}: the GLONET filter layer is not applied ({report.filter_check.reason})",
@@ -561,7 +562,7 @@ def describe_torchscript(
                 out.append(sub._c.dump_to_str(False, True, False))
     check = check_filter(module)
     out.append(f"\nfilter: {check.describe()}")
-    children = list(module.children())
-    if len(children) >= 2:
-        out.append(describe_filter(children[1]))
+    children = dict(module.named_children())
+    if "1" in children:
+        out.append(describe_filter(children["1"]))
     return "\n".join(out)
