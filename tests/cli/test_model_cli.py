@@ -42,7 +42,14 @@ def test_import_wrong_group_lists_mismatches(ts_file: Path) -> None:
     result = CliRunner().invoke(
         main,
         [
-            "model", "import", str(ts_file), "--size", "tiny", "--group", "deep", "--strict",
+            "model",
+            "import",
+            str(ts_file),
+            "--size",
+            "tiny",
+            "--group",
+            "deep",
+            "--strict",
             "--trust-weights",
         ],
     )

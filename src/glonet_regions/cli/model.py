@@ -56,7 +56,7 @@ def fetch_cmd(
         normalisation_assets,
     )
 
-    chosen = DEPTH_GROUPS if groups == "all" else (groups,)
+    chosen = DEPTH_GROUPS if groups == "all" else tuple(g for g in DEPTH_GROUPS if g == groups)
     names: list[str] = []
     for g in chosen:
         names.append(PUBLISHED_WEIGHTS[g])

@@ -351,7 +351,9 @@ class AssetRegistry:
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
         if known is None:
-            log.warning("Asset %s copied from %s is not verified; its sha256 is %s", name, src, found)
+            log.warning(
+                "Asset %s copied from %s is not verified; its sha256 is %s", name, src, found
+            )
         return target
 
     def _download(

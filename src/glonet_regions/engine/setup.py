@@ -102,7 +102,7 @@ def published_weights_file(cfg: FinetuneConfig, group: str) -> Path:
         return fetch_published_weights(group, trust_weights=cfg.trust_weights)
     if group not in PUBLISHED_WEIGHTS:
         raise ConfigError(f"depth group {group!r} has no published weights")
-    path = Path(cfg.weights_dir) / PUBLISHED_WEIGHTS[group]  # type: ignore[index]
+    path = Path(cfg.weights_dir) / PUBLISHED_WEIGHTS[group]
     if not path.is_file():
         raise AssetError(
             f"weights_dir {cfg.weights_dir} has no {path.name} (the published {group} network); "
@@ -185,13 +185,16 @@ def init_network(
         )
         log(
             f"[{data.name}] imported {path}: {len(report.matched)} tensors, "
-            f"{len(report.resized)} resized"
-            + "".join(f"; {n}" for n in report.notes)
+            f"{len(report.resized)} resized" + "".join(f"; {n}" for n in report.notes)
         )
         norm = dict(data.normalisation or {"kind": "region"})
         log(
             f"[{data.name}] normalisation: {norm.get('kind')}"
-            + (f" (GLONET's statistics, pairing {norm.get('pairing')})" if "pairing" in norm else "")
+            + (
+                f" (GLONET's statistics, pairing {norm.get('pairing')})"
+                if "pairing" in norm
+                else ""
+            )
         )
     else:
         residual = _init_from_checkpoint(net, init.removeprefix("checkpoint:"), data.name, log)

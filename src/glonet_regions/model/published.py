@@ -106,7 +106,7 @@ def _check_group(group: str) -> DepthGroup:
         raise ValidationError(
             f"unknown depth group {group!r}; valid groups: {', '.join(DEPTH_GROUPS)}"
         )
-    return group  # type: ignore[return-value]
+    return group
 
 
 def _check_pairing(pairing: str) -> Pairing:
@@ -114,7 +114,7 @@ def _check_pairing(pairing: str) -> Pairing:
         raise ValidationError(
             f"unknown statistics pairing {pairing!r}; valid: {', '.join(PAIRINGS)}"
         )
-    return pairing  # type: ignore[return-value]
+    return pairing
 
 
 def stats_level_dirs(group: str, pairing: str = "published") -> tuple[str, ...]:
@@ -273,7 +273,7 @@ def _bcast(values: np.ndarray, ndim: int, channel_axis: int) -> np.ndarray:
 def normalise(
     x: np.ndarray, mean: np.ndarray, std: np.ndarray, channel_axis: int = -3
 ) -> np.ndarray:
-    """``(x - mean) / std`` per channel (channels on ``channel_axis``, default ``(..., C, H, W)``)."""
+    """``(x - mean) / std`` per channel (on ``channel_axis``; default ``(..., C, H, W)``)."""
     ax = channel_axis % x.ndim
     return (x - _bcast(np.asarray(mean), x.ndim, ax)) / _bcast(np.asarray(std), x.ndim, ax)
 

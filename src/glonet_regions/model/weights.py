@@ -562,7 +562,7 @@ def describe_torchscript(
                 out.append(sub._c.dump_to_str(False, True, False))
     check = check_filter(module)
     out.append(f"\nfilter: {check.describe()}")
-    children = dict(module.named_children())
-    if "1" in children:
-        out.append(describe_filter(children["1"]))
+    modules = dict(module.named_children())
+    if "1" in modules:
+        out.append(describe_filter(modules["1"]))
     return "\n".join(out)

@@ -46,9 +46,9 @@ def write_release_stats(
         g = group if group in GROUP_LEVEL_DIRS else None
         if g is None:
             raise ValueError(f"unknown depth group {group!r}")
-        for level in GROUP_LEVEL_DIRS[g]:  # type: ignore[index]
+        for level in GROUP_LEVEL_DIRS[g]:
             (root / level).mkdir(parents=True, exist_ok=True)
-            for var in GROUP_VARIABLES[g]:  # type: ignore[index]
+            for var in GROUP_VARIABLES[g]:
                 shape: tuple[int, ...] = () if (scalar_surface and level == "L0") else (1,)
                 for kind, value in (
                     ("mean", release_mean(var, level)),
