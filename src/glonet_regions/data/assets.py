@@ -31,14 +31,19 @@ from pathlib import Path
 from glonet_regions.core.errors import AssetError
 
 __all__ = [
+    "CMEMS_SAMPLES",
+    "CMEMS_SAMPLE_URLS",
     "GLONET_ASSETS",
     "GLONET_ASSETS_BASE_URL",
     "GLONET_ASSETS_REGISTRY_FILE",
     "OFFLINE_ENV",
+    "REAL_DATA_ENV",
     "AssetRegistry",
+    "fetch_cmems_sample",
     "file_sha256",
     "is_offline",
     "read_registry_file",
+    "real_data_mirror",
 ]
 
 log = logging.getLogger(__name__)
@@ -484,3 +489,70 @@ GLONET_ASSETS = AssetRegistry(
     "glonet", base_url=GLONET_ASSETS_BASE_URL, registry=GLONET_ASSETS_REGISTRY_FILE
 )
 """The published GLONET files: ``glonet_p{1,2,3}.pt`` and ``L*/<var>_{mean,std}.npy``."""
+
+
+CMEMS_SAMPLE_URLS = {
+    # shom-fr/xoa (Apache-2.0), xoa/data_samples/ibi-argo-7900573.nc: IBI analysis-forecast,
+    # 2022-02-06/07 off Cape Finisterre.
+    "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc": (
+        "https://raw.githubusercontent.com/shom-fr/xoa/"
+        "f1ebbc6b94e2c3c3259cc4bcacc2aa2bd00cc124/xoa/data_samples/ibi-argo-7900573.nc"
+    ),
+    # mercator-ocean/copernicus-marine-toolbox (EUPL-1.2), doc/usage/dataset_french_coast.nc:
+    # GLO12 analysis-forecast currents along the French coast.
+    "glo12_anfc_uo_vo_P1D_french_coast_2025-02-06_14.nc": (
+        "https://raw.githubusercontent.com/mercator-ocean/copernicus-marine-toolbox/"
+        "159ab1a28d2771b71ee4e0455ac956bd183a5778/doc/usage/dataset_french_coast.nc"
+    ),
+}
+"""Public origins of the real Copernicus Marine sample files (pinned commits)."""
+
+REAL_DATA_ENV = "GLONET_REGIONS_REAL_DATA"
+"""Environment variable naming the offline mirror folder of :data:`CMEMS_SAMPLES`."""
+
+CMEMS_SAMPLES = AssetRegistry(
+    "cmems-samples",
+    base_url="https://raw.githubusercontent.com/",
+    registry=Path(__file__).with_name("registry") / "cmems_samples.txt",
+    urls=CMEMS_SAMPLE_URLS,
+)
+"""Small genuine Copernicus Marine files (tests and examples), hash-pinned."""
+
+
+def real_data_mirror() -> Path:
+    """The offline mirror of :data:`CMEMS_SAMPLES`: ``$GLONET_REGIONS_REAL_DATA`` or
+    ``../shared/data/real`` beside the source checkout."""
+    env = os.environ.get(REAL_DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
+
+
+def fetch_cmems_sample(name: str, *, offline: bool | None = None) -> Path:
+    """A real Copernicus Marine sample file, hash-checked.
+
+    Order: the asset cache; the offline mirror folder (served in place when its hash
+    matches); a download from the file's public origin (unless offline).
+
+    Raises:
+        AssetError: Unknown name, or the file is in neither place and cannot be downloaded
+            (the message says where it was looked for).
+    """
+    known = CMEMS_SAMPLES.known_hash(name)
+    if CMEMS_SAMPLES.is_cached(name):
+        return CMEMS_SAMPLES.fetch(name, offline=True)
+    mirrored = real_data_mirror() / name
+    if mirrored.is_file() and file_sha256(mirrored) == known:
+        return mirrored
+    if is_offline(offline):
+        raise AssetError(
+            f"real sample {name} is neither in the cache ({CMEMS_SAMPLES.path(name)}) nor in the "
+            f"offline mirror {real_data_mirror()} (set ${REAL_DATA_ENV}), and offline mode is on"
+        )
+    try:
+        return CMEMS_SAMPLES.fetch(name)
+    except AssetError as exc:
+        raise AssetError(
+            f"real sample {name} is not in the offline mirror {real_data_mirror()} and could "
+            f"not be downloaded: {exc}"
+        ) from None
