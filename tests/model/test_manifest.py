@@ -2,59 +2,27 @@
 
 The manifest (``glonet_regions/model/manifests/glonet_p1.json``) holds every tensor name of the
 real file in the file's order, with its shape; a TorchScript archive is built from the manifest
-alone (generic modules, not our classes) and imported strictly.
+alone (generic modules, not our classes: ``write_torchscript_archive``) and imported strictly.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from torch import Tensor, nn
 
 from glonet_regions.model.network import build_glonet
 from glonet_regions.model.weights import import_torchscript
+from glonet_regions.testing.published import write_torchscript_archive
 
 
 def _manifest() -> dict[str, Any]:
     text = resources.files("glonet_regions.model").joinpath("manifests/glonet_p1.json")
     return json.loads(text.read_text(encoding="utf-8"))
-
-
-class _Node(nn.Module):
-    """A module holding whatever tensors and children the manifest names."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-class SelectiveFilterLayer(nn.Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return x
-
-
-def _archive_from_manifest(manifest: dict[str, Any], path: Path) -> Path:
-    root = _Node()
-    for entry in manifest["tensors"]:
-        *parents, leaf = entry["name"].removeprefix(manifest["prefix"]).split(".")
-        node: nn.Module = root
-        for part in parents:
-            if part not in node._modules:
-                node.add_module(part, _Node())
-            node = node._modules[part]  # type: ignore[assignment]
-        # A stride-0 view keeps the archive tiny; the shape is what matters.
-        value = torch.zeros((), dtype=torch.float32).expand(entry["shape"])
-        node.register_parameter(leaf, nn.Parameter(value, requires_grad=False))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit", category=DeprecationWarning)
-        scripted = torch.jit.script(nn.Sequential(root, SelectiveFilterLayer()))
-        scripted.save(str(path))
-    return path
 
 
 def test_manifest_is_the_real_file_list() -> None:
@@ -81,7 +49,8 @@ def test_manifest_names_and_shapes_are_ours() -> None:
 @pytest.mark.slow
 def test_archive_built_from_manifest_imports_strictly(tmp_path: Path) -> None:
     manifest = _manifest()
-    path = _archive_from_manifest(manifest, tmp_path / "glonet_p1.pt")
+    shapes = {t["name"].removeprefix("0."): t["shape"] for t in manifest["tensors"]}
+    path = write_torchscript_archive(shapes, tmp_path / "glonet_p1.pt")
     net = build_glonet(5, "full", (672, 1440))
     report = import_torchscript(net, path, strict=True, trust_weights=True)
     assert report.ok and len(report.matched) == 1033 and not report.resized
