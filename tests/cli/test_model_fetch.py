@@ -141,3 +141,17 @@ def test_fetch_from_a_local_mirror_folder_offline(
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert (cache / "glonet_p1.pt").read_bytes() == WEIGHTS
     assert sum(release_server.requests.values()) == 0
+
+
+def test_release_folder_from_the_pooch_env_variable(
+    release_server: _Server, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glonet_regions.data.assets import GLONET_ASSETS_DIR_ENV, GLONET_POOCH
+
+    assert GLONET_ASSETS.fetcher is GLONET_POOCH and GLONET_POOCH.env == GLONET_ASSETS_DIR_ENV
+    monkeypatch.setenv(GLONET_ASSETS_DIR_ENV, str(release_server.root))
+    assert GLONET_ASSETS.cache_dir == release_server.root
+    result = _fetch("--offline", "--trust-weights")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert f"release folder: {release_server.root}" in result.output  # type: ignore[attr-defined]
+    assert sum(release_server.requests.values()) == 0

@@ -1,5 +1,12 @@
 """Downloadable assets (weights, statistics, masks): one pooch registry per plugin.
 
+Each registry holds one ``pooch.Pooch`` made once with ``pooch.create`` (the GLONET release's
+is :data:`GLONET_POOCH`, whose ``env`` variable ``GLONET_REGIONS_GLONET_DIR`` points at a local
+release folder); its registry text file lives in ``glonet_regions/data/registry/`` and
+``fetch_*`` helpers (:func:`fetch_cmems_sample`,
+:func:`glonet_regions.model.published.fetch_published_weights`, ``fetch_published_stats``)
+return local paths.
+
 An :class:`AssetRegistry` maps file names to their sha256 hashes and a base URL. Files are
 downloaded once into ``$GLONET_REGIONS_CACHE/assets/<registry name>/`` (default
 ``~/.cache/glonet-regions/assets/<registry name>/``), checked against their hash, and served
@@ -27,6 +34,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from glonet_regions.core.errors import AssetError
 
@@ -35,6 +43,8 @@ __all__ = [
     "CMEMS_SAMPLE_URLS",
     "GLONET_ASSETS",
     "GLONET_ASSETS_BASE_URL",
+    "GLONET_ASSETS_DIR_ENV",
+    "GLONET_POOCH",
     "GLONET_ASSETS_REGISTRY_FILE",
     "OFFLINE_ENV",
     "REAL_DATA_ENV",
@@ -135,6 +145,9 @@ class AssetRegistry:
         urls: Per-file URLs overriding ``base_url + name``.
         env_cache: Environment variable naming the cache root
             (default ``GLONET_REGIONS_CACHE``; unset: ``~/.cache/glonet-regions``).
+        fetcher: A ``pooch.Pooch`` made once by ``pooch.create`` for this registry (its
+            ``env`` variable, when set, names this registry's cache folder); made here when
+            omitted.
     """
 
     def __init__(
@@ -144,6 +157,7 @@ class AssetRegistry:
         registry: Mapping[str, str | None] | str | os.PathLike[str],
         urls: Mapping[str, str] | None = None,
         env_cache: str = "GLONET_REGIONS_CACHE",
+        fetcher: Any = None,
     ) -> None:
         if not name or "/" in name or name.startswith("."):
             raise AssetError(f"Asset registry name {name!r} must be a plain folder name")
@@ -165,6 +179,7 @@ class AssetRegistry:
             raise AssetError(
                 f"Asset registry {name!r}: URLs given for names not in the registry: {unknown_urls}"
             )
+        self.fetcher = fetcher if fetcher is not None else _make_pooch(self.cache_dir, base_url)
 
     # -- description ---------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -180,7 +195,11 @@ class AssetRegistry:
 
     @property
     def cache_dir(self) -> Path:
-        """``$GLONET_REGIONS_CACHE/assets/<name>`` (resolved at each call)."""
+        """The cache folder (resolved at each call): the fetcher's ``env`` variable if set,
+        else ``$GLONET_REGIONS_CACHE/assets/<name>``."""
+        env = getattr(getattr(self, "fetcher", None), "env", None)
+        if env and os.environ.get(env):
+            return Path(os.environ[env]).expanduser()
         root = os.environ.get(self.env_cache)
         base = Path(root).expanduser() if root else _default_cache_root()
         return base / "assets" / self.name
@@ -364,19 +383,15 @@ class AssetRegistry:
     def _download(
         self, name: str, known: str | None, *, progress: bool, base_url: str | None = None
     ) -> Path:
-        import pooch
         import requests
 
         base = self.base_url if base_url is None else base_url.rstrip("/") + "/"
         url = base + name if base_url is not None else self.url(name)
-        registry = {name: (f"sha256:{known}" if known else None)}
-        fetcher = pooch.create(
-            path=self.cache_dir,
-            base_url=base,
-            registry=registry,
-            urls={name: url},
-            retry_if_failed=0,
-        )
+        # The registry's one pooch, pointed at the current cache folder, pin and URL.
+        fetcher = self.fetcher
+        fetcher.path = self.cache_dir
+        fetcher.registry[name] = f"sha256:{known}" if known else None
+        fetcher.urls[name] = url
         part = self.cache_dir / (name + ".part")
         try:
             local = Path(
@@ -410,6 +425,14 @@ class AssetRegistry:
                 file_sha256(local),
             )
         return local
+
+
+def _make_pooch(path: Path, base_url: str, env: str | None = None) -> Any:
+    import pooch
+
+    return pooch.create(
+        path=path, base_url=base_url, registry={}, urls={}, env=env, retry_if_failed=0
+    )
 
 
 class _HttpDownloader:
@@ -485,8 +508,19 @@ prefix Mercator's operational inference synchronises, ``model.py`` of its daily 
 GLONET_ASSETS_REGISTRY_FILE = Path(__file__).with_name("registry") / "glonet_assets.txt"
 """The registry text file of the published GLONET files (package data)."""
 
+GLONET_ASSETS_DIR_ENV = "GLONET_REGIONS_GLONET_DIR"
+"""Environment variable naming the folder of the GLONET release (instead of the cache)."""
+
+GLONET_POOCH = _make_pooch(
+    _default_cache_root() / "assets" / "glonet", GLONET_ASSETS_BASE_URL, env=GLONET_ASSETS_DIR_ENV
+)
+"""The one ``pooch.create`` of the published GLONET files (``env``: the release folder)."""
+
 GLONET_ASSETS = AssetRegistry(
-    "glonet", base_url=GLONET_ASSETS_BASE_URL, registry=GLONET_ASSETS_REGISTRY_FILE
+    "glonet",
+    base_url=GLONET_ASSETS_BASE_URL,
+    registry=GLONET_ASSETS_REGISTRY_FILE,
+    fetcher=GLONET_POOCH,
 )
 """The published GLONET files: ``glonet_p{1,2,3}.pt`` and ``L*/<var>_{mean,std}.npy``."""
 
