@@ -148,7 +148,7 @@ def test_release_folder_from_the_pooch_env_variable(
 ) -> None:
     from glonet_regions.data.assets import GLONET_ASSETS_DIR_ENV, GLONET_POOCH
 
-    assert GLONET_ASSETS.fetcher is GLONET_POOCH and GLONET_POOCH.env == GLONET_ASSETS_DIR_ENV
+    assert GLONET_ASSETS.fetcher is GLONET_POOCH and GLONET_ASSETS.env_dir == GLONET_ASSETS_DIR_ENV
     monkeypatch.setenv(GLONET_ASSETS_DIR_ENV, str(release_server.root))
     assert GLONET_ASSETS.cache_dir == release_server.root
     result = _fetch("--offline", "--trust-weights")

@@ -145,9 +145,10 @@ class AssetRegistry:
         urls: Per-file URLs overriding ``base_url + name``.
         env_cache: Environment variable naming the cache root
             (default ``GLONET_REGIONS_CACHE``; unset: ``~/.cache/glonet-regions``).
-        fetcher: A ``pooch.Pooch`` made once by ``pooch.create`` for this registry (its
-            ``env`` variable, when set, names this registry's cache folder); made here when
-            omitted.
+        fetcher: A ``pooch.Pooch`` made once by ``pooch.create`` for this registry; made
+            here when omitted.
+        env_dir: The ``env`` variable given to ``pooch.create``: when set, it names this
+            registry's folder (instead of ``<cache root>/assets/<name>``).
     """
 
     def __init__(
@@ -158,6 +159,7 @@ class AssetRegistry:
         urls: Mapping[str, str] | None = None,
         env_cache: str = "GLONET_REGIONS_CACHE",
         fetcher: Any = None,
+        env_dir: str | None = None,
     ) -> None:
         if not name or "/" in name or name.startswith("."):
             raise AssetError(f"Asset registry name {name!r} must be a plain folder name")
@@ -179,7 +181,10 @@ class AssetRegistry:
             raise AssetError(
                 f"Asset registry {name!r}: URLs given for names not in the registry: {unknown_urls}"
             )
-        self.fetcher = fetcher if fetcher is not None else _make_pooch(self.cache_dir, base_url)
+        self.env_dir = env_dir
+        self.fetcher = (
+            fetcher if fetcher is not None else _make_pooch(self.cache_dir, base_url, env_dir)
+        )
 
     # -- description ---------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -197,7 +202,7 @@ class AssetRegistry:
     def cache_dir(self) -> Path:
         """The cache folder (resolved at each call): the fetcher's ``env`` variable if set,
         else ``$GLONET_REGIONS_CACHE/assets/<name>``."""
-        env = getattr(getattr(self, "fetcher", None), "env", None)
+        env = getattr(self, "env_dir", None)
         if env and os.environ.get(env):
             return Path(os.environ[env]).expanduser()
         root = os.environ.get(self.env_cache)
@@ -521,6 +526,7 @@ GLONET_ASSETS = AssetRegistry(
     base_url=GLONET_ASSETS_BASE_URL,
     registry=GLONET_ASSETS_REGISTRY_FILE,
     fetcher=GLONET_POOCH,
+    env_dir=GLONET_ASSETS_DIR_ENV,
 )
 """The published GLONET files: ``glonet_p{1,2,3}.pt`` and ``L*/<var>_{mean,std}.npy``."""
 
