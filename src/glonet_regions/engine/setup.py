@@ -51,7 +51,7 @@ def store_group_data(store: Path, group: str, cfg: FinetuneConfig, region: Regio
         pub = published_group_stats(cfg, group)
         from glonet_regions.model.published import published_stats_for_channels
 
-        mean, pub_std = published_stats_for_channels(pub, channels)
+        mean, pub_std = published_stats_for_channels(pub, _glonet_channels(channels, region))
         scale = np.clip(np.where(np.isfinite(diff_std), diff_std, std) / pub_std, 1e-4, 1.0)
         std = pub_std
         for ds in (train, val):
@@ -76,6 +76,33 @@ def store_group_data(store: Path, group: str, cfg: FinetuneConfig, region: Regio
         grid=reader.grid,
         normalisation=normalisation,
     )
+
+
+def _glonet_channels(
+    channels: list[tuple[str, int | None]], region: Region
+) -> list[tuple[str, int | None]]:
+    """The store's channels with their level as an index into GLONET's 21 levels.
+
+    Raises:
+        ConfigError: A level is not one of GLONET's (its statistics do not exist).
+    """
+    from glonet_regions.core.depth import GLONET_LEVELS
+    from glonet_regions.core.errors import ValidationError
+
+    out: list[tuple[str, int | None]] = []
+    for var, li in channels:
+        if li is None:
+            out.append((var, None))
+            continue
+        depth = region.depth.levels[li]
+        try:
+            out.append((var, GLONET_LEVELS.index_of(depth)))
+        except ValidationError:
+            raise ConfigError(
+                f"{var} at {depth} m is not one of GLONET's levels, so GLONET's statistics "
+                "cannot normalise it; use normalisation: region"
+            ) from None
+    return out
 
 
 def published_group_stats(cfg: FinetuneConfig, group: str) -> Any:
