@@ -25,14 +25,14 @@ def ts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_inspect_prints_tensors_and_code(ts_file: Path) -> None:
-    result = CliRunner().invoke(main, ["model", "inspect", str(ts_file)])
+    result = CliRunner().invoke(main, ["model", "inspect", str(ts_file), "--trust-weights"])
     assert result.exit_code == 0, result.output
     assert "0.space.NO.pos_embed" in result.output
 
 
 def test_import_matches_every_tensor(ts_file: Path) -> None:
     result = CliRunner().invoke(
-        main, ["model", "import", str(ts_file), "--size", "tiny", "--strict"]
+        main, ["model", "import", str(ts_file), "--size", "tiny", "--strict", "--trust-weights"]
     )
     assert result.exit_code == 0, result.output
     assert "matched" in result.output.lower()
@@ -40,7 +40,18 @@ def test_import_matches_every_tensor(ts_file: Path) -> None:
 
 def test_import_wrong_group_lists_mismatches(ts_file: Path) -> None:
     result = CliRunner().invoke(
-        main, ["model", "import", str(ts_file), "--size", "tiny", "--group", "deep", "--strict"]
+        main,
+        [
+            "model",
+            "import",
+            str(ts_file),
+            "--size",
+            "tiny",
+            "--group",
+            "deep",
+            "--strict",
+            "--trust-weights",
+        ],
     )
     assert result.exit_code == 1
     assert "jump.maps.enc.0.conv.conv.weight" in result.output

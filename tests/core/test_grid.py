@@ -133,12 +133,13 @@ def test_locate_message_names_source_and_offset() -> None:
 
 
 def test_real_ibi_file_on_the_136_grid(real_dir: object = None) -> None:
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
+    from glonet_regions.testing.real_data import real_data_dir
+
+    path = real_data_dir()
     f = path / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
     if not f.exists():
-        pytest.skip(f"real data folder {path} is missing")
+        pytest.skip(f"real data file {f} is missing")
     with xr.open_dataset(f) as ds:
         sub = Grid.from_dataset(ds)
         ibi = Grid.regular(lon0=-19, lat0=26, dlon=1 / 36, dlat=1 / 36, nlon=865, nlat=1081)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-REAL_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
+from glonet_regions.testing.real_data import real_data_dir, real_data_reason
+
+REAL_DIR = real_data_dir()  # the offline mirror, the asset cache or the files' origins
 IBI_FILE = REAL_DIR / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
 GLO12_FILE = REAL_DIR / "glo12_anfc_uo_vo_P1D_french_coast_2025-02-06_14.nc"
 
@@ -76,8 +78,8 @@ def closed_port_url() -> str:
 
 @pytest.fixture
 def real_dir() -> Path:
-    if not REAL_DIR.is_dir():
-        pytest.skip(f"real CMEMS sample files not found at {REAL_DIR}")
+    if real_data_reason():
+        pytest.skip(real_data_reason())
     return REAL_DIR
 
 

@@ -158,7 +158,8 @@ def test_glonet_registry_lists_published_files(cache):
     for name in ("glonet_p1.pt", "glonet_p2.pt", "glonet_p3.pt", "L0/zos_mean.npy"):
         assert name in GLONET_ASSETS
     assert GLONET_ASSETS.url("glonet_p2.pt") == (
-        "https://minio.dive.edito.eu/project-glonet/public/glonet_p2.pt"
+        "https://minio.dive.edito.eu/project-glonet/public/glonet_1_4_model/20241112/model/"
+        "glonet_p2.pt"
     )
     assert GLONET_ASSETS.path("glonet_p1.pt") == cache / "assets" / "glonet" / "glonet_p1.pt"
     with pytest.raises(AssetError, match="allow_unverified"):

@@ -11,9 +11,10 @@ from glonet_regions.core.region import Region
 from glonet_regions.registry import facade
 from glonet_regions.registry.manager import make_plugin_manager
 from glonet_regions.testing.dummy import DummyPlugin, make_dummy_region
+from glonet_regions.testing.real_data import real_data_dir
 from glonet_regions.testing.synthetic import synthetic_daily
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
+REAL = real_data_dir()  # the offline mirror, the asset cache or the files' origins
 IBI_FILE = REAL / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,3 +26,14 @@ def tiny() -> Callable[..., Glonet]:
         return build_glonet(channels, "tiny", grid, **overrides).eval()
 
     return make
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Glonet, Path]:
+    """A tiny surface network and its ``Sequential(net, filter)`` TorchScript file (traced once)."""
+    from test_weights import export_torchscript
+
+    torch.manual_seed(123)
+    model = build_glonet(5, "tiny", (32, 48)).eval()
+    path = export_torchscript(model, tmp_path_factory.mktemp("ts") / "glonet_p1.pt")
+    return model, path

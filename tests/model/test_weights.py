@@ -56,14 +56,6 @@ def export_torchscript(model: Glonet, path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Glonet, Path]:
-    torch.manual_seed(123)
-    model = build_glonet(5, "tiny", GRID).eval()
-    path = export_torchscript(model, tmp_path_factory.mktemp("ts") / "glonet_p1.pt")
-    return model, path
-
-
 def test_round_trip_gives_identical_outputs(
     exported: tuple[Glonet, Path], tiny: Callable[..., Glonet]
 ) -> None:
@@ -72,7 +64,7 @@ def test_round_trip_gives_identical_outputs(
     x = torch.randn(1, 2, 5, *GRID)
     with torch.no_grad():
         assert not torch.equal(fresh(x), source(x))
-    report = import_torchscript(fresh, path, strict=True)
+    report = import_torchscript(fresh, path, strict=True, trust_weights=True)
     assert report.ok
     assert len(report.matched) == len(fresh.state_dict())
     assert not report.resized
@@ -85,13 +77,13 @@ def test_mismatching_file_lists_names(exported: tuple[Glonet, Path]) -> None:
     _, path = exported
     other = build_glonet(40, "tiny", GRID)
     with pytest.raises(CheckpointIncompatibleError) as info:
-        import_torchscript(other, path, strict=True)
+        import_torchscript(other, path, strict=True, trust_weights=True)
     message = str(info.value)
     assert str(path) in message
     assert "jump.maps.enc.0.conv.conv.weight" in message
     assert "space.NO.patch_embed.projection.weight" in message
     before = other.state_dict()["maps.enc.0.conv.conv.weight"].clone()
-    report = import_torchscript(other, path, strict=False)
+    report = import_torchscript(other, path, strict=False, trust_weights=True)
     assert not report.ok
     names = [k for k, _, _ in report.shape_mismatch]
     assert "maps.enc.0.conv.conv.weight" in names
@@ -105,13 +97,13 @@ def test_other_grid_resizes_pos_embed(
 ) -> None:
     source, path = exported
     target = tiny(5, (64, 40))
-    report = import_torchscript(target, path, strict=True, source_grid=GRID)
+    report = import_torchscript(target, path, strict=True, source_grid=GRID, trust_weights=True)
     assert report.ok
     assert [k for k, _, _ in report.resized] == [POS_EMBED_KEY]
     assert report.resized[0][1:] == ((1, 4 * 6, 32), (1, 8 * 5, 32))
     assert "resized" in report.format()
     # Without source_grid the patch grid is guessed from the token count and our aspect.
-    guessed = import_torchscript(tiny(5, (64, 96)), path)
+    guessed = import_torchscript(tiny(5, (64, 96)), path, trust_weights=True)
     assert guessed.resized and any("guessed" in n for n in guessed.notes)
     with torch.no_grad():
         assert torch.isfinite(target(torch.randn(1, 2, 5, 64, 40))).all()
@@ -124,20 +116,20 @@ def test_other_grid_resizes_pos_embed(
 def test_missing_and_invalid_files(tmp_path: Path, tiny: Callable[..., Glonet]) -> None:
     model = tiny()
     with pytest.raises(CheckpointNotFoundError):
-        import_torchscript(model, tmp_path / "nope.pt")
+        import_torchscript(model, tmp_path / "nope.pt", trust_weights=True)
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a zip archive at all")
     with pytest.raises(CheckpointError, match=r"junk\.pt"):
-        import_torchscript(model, junk)
+        import_torchscript(model, junk, trust_weights=True)
     plain = tmp_path / "plain.pt"
     torch.save(model.state_dict(), plain)
     with pytest.raises(CheckpointError, match=r"plain\.pt"):
-        import_torchscript(model, plain)
+        import_torchscript(model, plain, trust_weights=True)
 
 
 def test_describe_torchscript(exported: tuple[Glonet, Path]) -> None:
     _, path = exported
-    text = describe_torchscript(path)
+    text = describe_torchscript(path, trust_weights=True)
     assert "0: Glonet" in text and "1: SelectiveFilterLayer" in text
     assert "0.space.NO.blks.0.filter.w1 [2, 2, 16, 16] float32" in text
     assert "def forward" in text
@@ -171,7 +163,9 @@ def test_fetch_published_weights_uses_asset_registry(
     calls: list[tuple[str, bool | None]] = []
 
     class FakeRegistry:
-        def fetch(self, name: str, offline: bool | None = None) -> Path:
+        def fetch(
+            self, name: str, offline: bool | None = None, allow_unverified: bool = False
+        ) -> Path:
             calls.append((name, offline))
             return tmp_path / name
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ ibi36 = pytest.importorskip(
 from glonet_regions import GLONET_LEVELS, get_registry  # noqa: E402
 from glonet_regions.core.errors import GridMismatchError  # noqa: E402
 from glonet_regions.testing import RegionContract  # noqa: E402
+from glonet_regions.testing.real_data import real_data_dir  # noqa: E402
 
-REAL = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
+REAL = real_data_dir()  # the offline mirror, the asset cache or the files' origins
 FINISTERRE = REAL / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
 
 

@@ -36,6 +36,9 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
         "run_dir",
         "model_size",
         "init",
+        "weights_dir",
+        "normalisation",
+        "stats_pairing",
         "lr",
         "weight_decay",
         "warmup_steps",
@@ -69,6 +72,8 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
         out["sample"] = True
     if opts["resume"]:
         out["resume"] = True
+    if opts["trust_weights"]:
+        out["trust_weights"] = True
     groups = _csv(opts["groups"])
     if groups is not None:
         out["groups"] = "all" if groups == ["all"] else groups
@@ -132,6 +137,27 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
     help="Network size [tiny with --sample, else full].",
 )
 @click.option("--init", help="published | random | checkpoint:PATH [random with --sample].")
+@click.option(
+    "--weights-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder of the published release (glonet_p*.pt, L*/*.npy) [the asset cache].",
+)
+@click.option(
+    "--trust-weights",
+    is_flag=True,
+    default=None,
+    help="Load TorchScript weights whose sha256 is not pinned (they run code).",
+)
+@click.option(
+    "--normalisation",
+    type=click.Choice(["published", "region"]),
+    help="GLONET's released statistics or the store's [published with --init published].",
+)
+@click.option(
+    "--stats-pairing",
+    type=click.Choice(["published", "depth"]),
+    help="Channel/statistics pairing of GLONET's files [published: as its inference].",
+)
 @click.option("--freeze", help="Submodule name prefixes to freeze, comma separated.")
 @click.option("--lora-rank", type=int, help="LoRA rank (0: no adapters).")
 @click.option("--lora-alpha", type=float, help="LoRA alpha.")

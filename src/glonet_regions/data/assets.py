@@ -1,5 +1,12 @@
 """Downloadable assets (weights, statistics, masks): one pooch registry per plugin.
 
+Each registry holds one ``pooch.Pooch`` made once with ``pooch.create`` (the GLONET release's
+is :data:`GLONET_POOCH`, whose ``env`` variable ``GLONET_REGIONS_GLONET_DIR`` points at a local
+release folder); its registry text file lives in ``glonet_regions/data/registry/`` and
+``fetch_*`` helpers (:func:`fetch_cmems_sample`,
+:func:`glonet_regions.model.published.fetch_published_weights`, ``fetch_published_stats``)
+return local paths.
+
 An :class:`AssetRegistry` maps file names to their sha256 hashes and a base URL. Files are
 downloaded once into ``$GLONET_REGIONS_CACHE/assets/<registry name>/`` (default
 ``~/.cache/glonet-regions/assets/<registry name>/``), checked against their hash, and served
@@ -27,18 +34,26 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from glonet_regions.core.errors import AssetError
 
 __all__ = [
+    "CMEMS_SAMPLES",
+    "CMEMS_SAMPLE_URLS",
     "GLONET_ASSETS",
     "GLONET_ASSETS_BASE_URL",
+    "GLONET_ASSETS_DIR_ENV",
+    "GLONET_POOCH",
     "GLONET_ASSETS_REGISTRY_FILE",
     "OFFLINE_ENV",
+    "REAL_DATA_ENV",
     "AssetRegistry",
+    "fetch_cmems_sample",
     "file_sha256",
     "is_offline",
     "read_registry_file",
+    "real_data_mirror",
 ]
 
 log = logging.getLogger(__name__)
@@ -130,6 +145,10 @@ class AssetRegistry:
         urls: Per-file URLs overriding ``base_url + name``.
         env_cache: Environment variable naming the cache root
             (default ``GLONET_REGIONS_CACHE``; unset: ``~/.cache/glonet-regions``).
+        fetcher: A ``pooch.Pooch`` made once by ``pooch.create`` for this registry; made
+            here when omitted.
+        env_dir: The ``env`` variable given to ``pooch.create``: when set, it names this
+            registry's folder (instead of ``<cache root>/assets/<name>``).
     """
 
     def __init__(
@@ -139,6 +158,8 @@ class AssetRegistry:
         registry: Mapping[str, str | None] | str | os.PathLike[str],
         urls: Mapping[str, str] | None = None,
         env_cache: str = "GLONET_REGIONS_CACHE",
+        fetcher: Any = None,
+        env_dir: str | None = None,
     ) -> None:
         if not name or "/" in name or name.startswith("."):
             raise AssetError(f"Asset registry name {name!r} must be a plain folder name")
@@ -160,6 +181,10 @@ class AssetRegistry:
             raise AssetError(
                 f"Asset registry {name!r}: URLs given for names not in the registry: {unknown_urls}"
             )
+        self.env_dir = env_dir
+        self.fetcher = (
+            fetcher if fetcher is not None else _make_pooch(self.cache_dir, base_url, env_dir)
+        )
 
     # -- description ---------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -175,7 +200,11 @@ class AssetRegistry:
 
     @property
     def cache_dir(self) -> Path:
-        """``$GLONET_REGIONS_CACHE/assets/<name>`` (resolved at each call)."""
+        """The cache folder (resolved at each call): the fetcher's ``env`` variable if set,
+        else ``$GLONET_REGIONS_CACHE/assets/<name>``."""
+        env = getattr(self, "env_dir", None)
+        if env and os.environ.get(env):
+            return Path(os.environ[env]).expanduser()
         root = os.environ.get(self.env_cache)
         base = Path(root).expanduser() if root else _default_cache_root()
         return base / "assets" / self.name
@@ -287,6 +316,7 @@ class AssetRegistry:
         offline: bool | None = None,
         progress: bool = False,
         allow_unverified: bool = False,
+        mirror: str | os.PathLike[str] | None = None,
     ) -> Path:
         """The local path of an asset, downloading and hash-checking it if needed.
 
@@ -295,6 +325,8 @@ class AssetRegistry:
             offline: Never touch the network (default: ``$GLONET_REGIONS_OFFLINE``).
             progress: Show a download progress bar (tqdm).
             allow_unverified: Accept a file whose sha256 is not pinned (its hash is logged).
+            mirror: Another place holding the same files under the same names: a URL (used
+                instead of the base URL) or a local folder (copied from, also when offline).
 
         Raises:
             AssetError: Unknown name; offline and not cached; hash mismatch (nothing is left
@@ -305,6 +337,12 @@ class AssetRegistry:
         target = self.path(name)
         if known is None and not allow_unverified:
             raise AssetError(self._unverified_message(name))
+
+        if mirror is not None and not target.is_file():
+            text = os.fspath(mirror)
+            if "://" not in text:
+                return self._copy_from_folder(name, Path(text), known)
+            return self._download(name, known, progress=progress, base_url=text)
 
         if is_offline(offline):
             if not target.is_file():
@@ -324,21 +362,46 @@ class AssetRegistry:
 
         return self._download(name, known, progress=progress)
 
-    def _download(self, name: str, known: str | None, *, progress: bool) -> Path:
-        import pooch
+    def _copy_from_folder(self, name: str, folder: Path, known: str | None) -> Path:
+        """Copy ``folder/name`` into the cache after checking its hash."""
+        import shutil
+
+        src = folder / name
+        if not src.is_file():
+            raise AssetError(f"Mirror folder {folder} has no {name} (asset of {self.name!r})")
+        found = file_sha256(src)
+        if known is not None and found != known:
+            raise AssetError(
+                f"{src} fails its hash check (sha256 {found}, expected {known}); not copied"
+            )
+        target = self.path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".copy")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+        if known is None:
+            log.warning(
+                "Asset %s copied from %s is not verified; its sha256 is %s", name, src, found
+            )
+        return target
+
+    def _download(
+        self, name: str, known: str | None, *, progress: bool, base_url: str | None = None
+    ) -> Path:
         import requests
 
-        url = self.url(name)
-        registry = {name: (f"sha256:{known}" if known else None)}
-        fetcher = pooch.create(
-            path=self.cache_dir,
-            base_url=self.base_url,
-            registry=registry,
-            urls={name: url},
-            retry_if_failed=0,
-        )
+        base = self.base_url if base_url is None else base_url.rstrip("/") + "/"
+        url = base + name if base_url is not None else self.url(name)
+        # The registry's one pooch, pointed at the current cache folder, pin and URL.
+        fetcher = self.fetcher
+        fetcher.path = self.cache_dir
+        fetcher.registry[name] = f"sha256:{known}" if known else None
+        fetcher.urls[name] = url
+        part = self.cache_dir / (name + ".part")
         try:
-            local = Path(fetcher.fetch(name, downloader=_HttpDownloader(progress=progress)))
+            local = Path(
+                fetcher.fetch(name, downloader=_HttpDownloader(progress=progress, part=part))
+            )
         except requests.exceptions.RequestException as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             what = f"HTTP {status}" if status else type(exc).__name__
@@ -369,46 +432,167 @@ class AssetRegistry:
         return local
 
 
+def _make_pooch(path: Path, base_url: str, env: str | None = None) -> Any:
+    import pooch
+
+    return pooch.create(
+        path=path, base_url=base_url, registry={}, urls={}, env=env, retry_if_failed=0
+    )
+
+
 class _HttpDownloader:
     """A pooch downloader that streams with requests and always releases its connection."""
 
-    def __init__(self, *, progress: bool = False, timeout: float = 60.0, chunk_size: int = 1 << 20):
+    def __init__(
+        self,
+        *,
+        progress: bool = False,
+        timeout: float = 60.0,
+        chunk_size: int = 1 << 20,
+        part: Path | None = None,
+    ):
         self.progress = progress
         self.timeout = timeout
         self.chunk_size = chunk_size
+        self.part = part
 
     def __call__(self, url: str, output_file: str, pooch: object) -> None:
+        """Download ``url``; with ``part``, resume an interrupted download (HTTP Range)."""
+        import shutil
+
         import requests
 
+        part = self.part or Path(output_file + ".part")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        have = part.stat().st_size if part.is_file() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
         with (
             requests.Session() as session,
-            session.get(url, stream=True, timeout=self.timeout) as response,
+            session.get(url, stream=True, timeout=self.timeout, headers=headers) as response,
         ):
-            response.raise_for_status()
-            total = int(response.headers.get("content-length", 0)) or None
-            bar = None
-            if self.progress:
-                from tqdm import tqdm
+            if have and response.status_code == 416:  # the part is already complete
+                response.close()
+            else:
+                response.raise_for_status()
+                resumed = have > 0 and response.status_code == 206
+                if not resumed:
+                    have = 0
+                length = int(response.headers.get("content-length", 0)) or None
+                total = None if length is None else length + have
+                bar = None
+                if self.progress:
+                    from tqdm import tqdm
 
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1])
-            try:
-                with open(output_file, "wb") as out:
-                    for chunk in response.iter_content(chunk_size=self.chunk_size):
-                        out.write(chunk)
-                        if bar is not None:
-                            bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
+                    bar = tqdm(
+                        total=total,
+                        initial=have,
+                        unit="B",
+                        unit_scale=True,
+                        desc=url.rsplit("/", 1)[-1],
+                    )
+                try:
+                    with open(part, "ab" if resumed else "wb") as out:
+                        for chunk in response.iter_content(chunk_size=self.chunk_size):
+                            out.write(chunk)
+                            if bar is not None:
+                                bar.update(len(chunk))
+                finally:
+                    if bar is not None:
+                        bar.close()
+        # The complete file goes where pooch checks its hash; the part is then removed.
+        shutil.copyfile(part, output_file)
+        part.unlink()
 
 
-GLONET_ASSETS_BASE_URL = "https://minio.dive.edito.eu/project-glonet/public/"
-"""Where the published GLONET weights and normalisation files are served (EDITO object store)."""
+GLONET_ASSETS_BASE_URL = (
+    "https://minio.dive.edito.eu/project-glonet/public/glonet_1_4_model/20241112/model/"
+)
+"""Where the published GLONET weights and statistics are served (EDITO object store; the
+prefix Mercator's operational inference synchronises, ``model.py`` of its daily forecast)."""
 
 GLONET_ASSETS_REGISTRY_FILE = Path(__file__).with_name("registry") / "glonet_assets.txt"
 """The registry text file of the published GLONET files (package data)."""
 
+GLONET_ASSETS_DIR_ENV = "GLONET_REGIONS_GLONET_DIR"
+"""Environment variable naming the folder of the GLONET release (instead of the cache)."""
+
+GLONET_POOCH = _make_pooch(
+    _default_cache_root() / "assets" / "glonet", GLONET_ASSETS_BASE_URL, env=GLONET_ASSETS_DIR_ENV
+)
+"""The one ``pooch.create`` of the published GLONET files (``env``: the release folder)."""
+
 GLONET_ASSETS = AssetRegistry(
-    "glonet", base_url=GLONET_ASSETS_BASE_URL, registry=GLONET_ASSETS_REGISTRY_FILE
+    "glonet",
+    base_url=GLONET_ASSETS_BASE_URL,
+    registry=GLONET_ASSETS_REGISTRY_FILE,
+    fetcher=GLONET_POOCH,
+    env_dir=GLONET_ASSETS_DIR_ENV,
 )
 """The published GLONET files: ``glonet_p{1,2,3}.pt`` and ``L*/<var>_{mean,std}.npy``."""
+
+
+CMEMS_SAMPLE_URLS = {
+    # shom-fr/xoa (Apache-2.0), xoa/data_samples/ibi-argo-7900573.nc: IBI analysis-forecast,
+    # 2022-02-06/07 off Cape Finisterre.
+    "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc": (
+        "https://raw.githubusercontent.com/shom-fr/xoa/"
+        "f1ebbc6b94e2c3c3259cc4bcacc2aa2bd00cc124/xoa/data_samples/ibi-argo-7900573.nc"
+    ),
+    # mercator-ocean/copernicus-marine-toolbox (EUPL-1.2), doc/usage/dataset_french_coast.nc:
+    # GLO12 analysis-forecast currents along the French coast.
+    "glo12_anfc_uo_vo_P1D_french_coast_2025-02-06_14.nc": (
+        "https://raw.githubusercontent.com/mercator-ocean/copernicus-marine-toolbox/"
+        "159ab1a28d2771b71ee4e0455ac956bd183a5778/doc/usage/dataset_french_coast.nc"
+    ),
+}
+"""Public origins of the real Copernicus Marine sample files (pinned commits)."""
+
+REAL_DATA_ENV = "GLONET_REGIONS_REAL_DATA"
+"""Environment variable naming the offline mirror folder of :data:`CMEMS_SAMPLES`."""
+
+CMEMS_SAMPLES = AssetRegistry(
+    "cmems-samples",
+    base_url="https://raw.githubusercontent.com/",
+    registry=Path(__file__).with_name("registry") / "cmems_samples.txt",
+    urls=CMEMS_SAMPLE_URLS,
+)
+"""Small genuine Copernicus Marine files (tests and examples), hash-pinned."""
+
+
+def real_data_mirror() -> Path:
+    """The offline mirror of :data:`CMEMS_SAMPLES`: ``$GLONET_REGIONS_REAL_DATA`` or
+    ``../shared/data/real`` beside the source checkout."""
+    env = os.environ.get(REAL_DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
+
+
+def fetch_cmems_sample(name: str, *, offline: bool | None = None) -> Path:
+    """A real Copernicus Marine sample file, hash-checked.
+
+    Order: the asset cache; the offline mirror folder (served in place when its hash
+    matches); a download from the file's public origin (unless offline).
+
+    Raises:
+        AssetError: Unknown name, or the file is in neither place and cannot be downloaded
+            (the message says where it was looked for).
+    """
+    known = CMEMS_SAMPLES.known_hash(name)
+    if CMEMS_SAMPLES.is_cached(name):
+        return CMEMS_SAMPLES.fetch(name, offline=True)
+    mirrored = real_data_mirror() / name
+    if mirrored.is_file() and file_sha256(mirrored) == known:
+        return mirrored
+    if is_offline(offline):
+        raise AssetError(
+            f"real sample {name} is neither in the cache ({CMEMS_SAMPLES.path(name)}) nor in the "
+            f"offline mirror {real_data_mirror()} (set ${REAL_DATA_ENV}), and offline mode is on"
+        )
+    try:
+        return CMEMS_SAMPLES.fetch(name)
+    except AssetError as exc:
+        raise AssetError(
+            f"real sample {name} is not in the offline mirror {real_data_mirror()} and could "
+            f"not be downloaded: {exc}"
+        ) from None

@@ -101,6 +101,18 @@ class GlonetStoreDataset(Dataset[Sample]):
         self._mask_t = torch.from_numpy(self.mask)
         self._reader: StoreReader | None = None
 
+    def set_normalisation(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Normalise with these per-channel statistics instead of the store's (e.g. GLONET's)."""
+        mean = np.asarray(mean, dtype=np.float64)
+        std = np.asarray(std, dtype=np.float64)
+        if mean.shape != self.stats.mean.shape or std.shape != mean.shape or not (std > 0).all():
+            raise ValueError(
+                f"normalisation statistics must be ({self.stats.mean.size},) with std > 0, "
+                f"got mean {mean.shape} and std {std.shape}"
+            )
+        self._mean = mean.astype(np.float32)[:, None, None]
+        self._inv_std = (1.0 / std).astype(np.float32)[:, None, None]
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_reader"] = None  # reopened lazily in the worker

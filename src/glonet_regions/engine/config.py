@@ -77,6 +77,17 @@ class FinetuneConfig:
             only ``surface`` with ``--sample`` (so the CPU demo fits in 10 minutes).
         model_size: ``tiny`` or ``full``.
         init: ``published``, ``random`` or ``checkpoint:PATH`` (a bundle or checkpoint).
+        weights_dir: Folder holding the published release (``glonet_p{1,2,3}.pt`` and
+            ``L*/<var>_{mean,std}.npy``) for ``init: published``; default: the asset cache
+            filled by ``glonet-regions model fetch``.
+        trust_weights: Load TorchScript weights whose sha256 is not pinned (they run code).
+        normalisation: ``published`` (GLONET's released statistics; the default with
+            ``init: published``) or ``region`` (the store's; the default otherwise).
+        stats_pairing: How channels pair with the released statistics: ``published``
+            (as GLONET's operational inference, level folders sorted as strings) or
+            ``depth`` (each channel its own level).
+        allow_region_normalisation: Accept ``init: published`` with ``normalisation:
+            region`` (the network then sees inputs scaled unlike its training).
         freeze: Submodule name prefixes whose parameters are frozen.
         lora: LoRA settings.
         lr: Peak learning rate (AdamW).
@@ -121,6 +132,11 @@ class FinetuneConfig:
     groups: tuple[str, ...] | str | None = None
     model_size: Literal["tiny", "full"] | None = None
     init: str | None = None
+    weights_dir: str | None = None
+    trust_weights: bool = False
+    normalisation: Literal["published", "region"] | None = None
+    stats_pairing: Literal["published", "depth"] = "published"
+    allow_region_normalisation: bool = False
     freeze: tuple[str, ...] = ()
     lora: LoraConfig = field(default_factory=LoraConfig)
     lr: float = 2e-3
@@ -236,6 +252,19 @@ class FinetuneConfig:
             changes["model_size"] = "tiny" if self.sample else "full"
         if self.init is None:
             changes["init"] = "random" if self.sample else "published"
+        init = changes.get("init", self.init)
+        if self.normalisation is None:
+            changes["normalisation"] = "published" if init == "published" else "region"
+        elif (
+            init == "published"
+            and self.normalisation == "region"
+            and not self.allow_region_normalisation
+        ):
+            raise ConfigError(
+                "key normalisation: region with init: published normalises GLONET's inputs "
+                "unlike its training; use normalisation: published, or set "
+                "allow_region_normalisation: true to do it anyway"
+            )
         if self.epochs is None:
             changes["epochs"] = self.n_epochs
         if self.warmup_steps is None:

@@ -41,13 +41,31 @@ def store_group_data(store: Path, group: str, cfg: FinetuneConfig, region: Regio
         n_target=2 * cfg.validation_calls,
         with_boundary=with_b,
     )
+    channels = [(str(v), None if li is None else int(li)) for v, li in info["channel_variables"]]
+    mean = np.asarray(stats.mean, dtype=np.float64)
     std = np.asarray(stats.std, dtype=np.float64)
     diff_std = np.asarray(stats.diff_std, dtype=np.float64)
     scale = np.clip(np.where(np.isfinite(diff_std), diff_std, std) / std, 1e-4, 1.0)
+    normalisation: dict[str, Any] = {"kind": "region"}
+    if cfg.normalisation == "published":
+        pub = published_group_stats(cfg, group)
+        from glonet_regions.model.published import published_stats_for_channels
+
+        mean, pub_std = published_stats_for_channels(pub, _glonet_channels(channels, region))
+        scale = np.clip(np.where(np.isfinite(diff_std), diff_std, std) / pub_std, 1e-4, 1.0)
+        std = pub_std
+        for ds in (train, val):
+            ds.set_normalisation(mean, std)
+        normalisation = {
+            "kind": "published",
+            "pairing": pub.pairing,
+            "folder": pub.folder,
+            "sources": list(pub.sources),
+        }
     return GroupData(
         name=group,
-        channels=[(str(v), None if li is None else int(li)) for v, li in info["channel_variables"]],
-        mean=np.asarray(stats.mean, dtype=np.float64),
+        channels=channels,
+        mean=mean,
         std=std,
         ocean_mask=reader.channel_mask(group),
         area_weights=reader.grid.area_weights(),
@@ -55,7 +73,69 @@ def store_group_data(store: Path, group: str, cfg: FinetuneConfig, region: Regio
         val=val,
         depths_m=list(region.depth.levels.values),
         tendency_scale=scale,
+        grid=reader.grid,
+        normalisation=normalisation,
     )
+
+
+def _glonet_channels(
+    channels: list[tuple[str, int | None]], region: Region
+) -> list[tuple[str, int | None]]:
+    """The store's channels with their level as an index into GLONET's 21 levels.
+
+    Raises:
+        ConfigError: A level is not one of GLONET's (its statistics do not exist).
+    """
+    from glonet_regions.core.depth import GLONET_LEVELS
+    from glonet_regions.core.errors import ValidationError
+
+    out: list[tuple[str, int | None]] = []
+    for var, li in channels:
+        if li is None:
+            out.append((var, None))
+            continue
+        depth = region.depth.levels[li]
+        try:
+            out.append((var, GLONET_LEVELS.index_of(depth)))
+        except ValidationError:
+            raise ConfigError(
+                f"{var} at {depth} m is not one of GLONET's levels, so GLONET's statistics "
+                "cannot normalise it; use normalisation: region"
+            ) from None
+    return out
+
+
+def published_group_stats(cfg: FinetuneConfig, group: str) -> Any:
+    """GLONET's released statistics of ``group``: from ``weights_dir`` or the asset cache.
+
+    Raises:
+        AssetError: A file is missing (named), or the cache is empty and offline.
+    """
+    from glonet_regions.model.published import fetch_published_stats, load_published_stats
+
+    if cfg.weights_dir is not None:
+        folder = Path(cfg.weights_dir)
+    else:
+        folder = fetch_published_stats(group, trust_weights=cfg.trust_weights)
+    return load_published_stats(folder, group, cfg.stats_pairing)
+
+
+def published_weights_file(cfg: FinetuneConfig, group: str) -> Path:
+    """The published TorchScript file of ``group``: in ``weights_dir`` or the asset cache."""
+    from glonet_regions.core.errors import AssetError
+    from glonet_regions.model.published import PUBLISHED_WEIGHTS, fetch_published_weights
+
+    if cfg.weights_dir is None:
+        return fetch_published_weights(group, trust_weights=cfg.trust_weights)
+    if group not in PUBLISHED_WEIGHTS:
+        raise ConfigError(f"depth group {group!r} has no published weights")
+    path = Path(cfg.weights_dir) / PUBLISHED_WEIGHTS[group]
+    if not path.is_file():
+        raise AssetError(
+            f"weights_dir {cfg.weights_dir} has no {path.name} (the published {group} network); "
+            "run `glonet-regions model fetch --out DIR` or copy the release there"
+        )
+    return path
 
 
 def make_loader_fn(cfg: FinetuneConfig, ctx: DistContext) -> Callable[..., Iterable[Any]]:
@@ -120,18 +200,44 @@ def init_network(
         residual = data.tendency_scale
         _zero_readouts(net)
     elif init == "published":
-        from glonet_regions.model.published import fetch_published_weights
         from glonet_regions.model.weights import import_torchscript
 
-        path = fetch_published_weights(data.name)
-        report = import_torchscript(net, path, strict=True)
+        path = published_weights_file(cfg, data.name)
+        report = import_torchscript(
+            net,
+            path,
+            strict=True,
+            target_geometry=_patch_geometry(net, data),
+            trust_weights=cfg.trust_weights,
+        )
         log(
             f"[{data.name}] imported {path}: {len(report.matched)} tensors, "
-            f"{len(report.resized)} resized"
+            f"{len(report.resized)} resized" + "".join(f"; {n}" for n in report.notes)
+        )
+        norm = dict(data.normalisation or {"kind": "region"})
+        log(
+            f"[{data.name}] normalisation: {norm.get('kind')}"
+            + (
+                f" (GLONET's statistics, pairing {norm.get('pairing')})"
+                if "pairing" in norm
+                else ""
+            )
         )
     else:
         residual = _init_from_checkpoint(net, init.removeprefix("checkpoint:"), data.name, log)
     return net, residual
+
+
+def _patch_geometry(net: nn.Module, data: GroupData) -> Any:
+    """Where ``net``'s patches are on the globe (None without a store grid)."""
+    if data.grid is None:
+        return None
+    from glonet_regions.model.geo_embed import patch_geometry
+
+    cfg = getattr(net, "config", None)
+    if cfg is None:
+        return None
+    return patch_geometry(data.grid.lat, data.grid.lon, cfg.padded_grid_shape, cfg.patch_size)
 
 
 def _init_from_checkpoint(

@@ -54,6 +54,9 @@ class GroupData:
         depths_m: The region's level depths (for reports), indexed by level index.
         tendency_scale: ``(C,)`` typical day-to-day change in normalised units; with a
             residual forecaster the loss of each channel is divided by its square.
+        grid: The store's :class:`~glonet_regions.core.grid.Grid` (places the position
+            embedding of published weights); None when unknown.
+        normalisation: What ``mean``/``std`` are (``region`` or a description of GLONET's).
     """
 
     name: str
@@ -66,6 +69,8 @@ class GroupData:
     val: Any
     depths_m: Sequence[float] | None = None
     tendency_scale: np.ndarray | None = None
+    grid: Any = None
+    normalisation: Mapping[str, Any] | None = None
 
     @property
     def grid_shape(self) -> tuple[int, int]:

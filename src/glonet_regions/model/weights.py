@@ -2,8 +2,15 @@
 
 The published files are ``torch.nn.Sequential(Glonet, SelectiveFilterLayer)`` saved as
 TorchScript, so every key starts with ``0.``. We read the state dict, strip the prefix and map
-tensors into our module by name and shape. The position embedding, tied to the grid, is
-interpolated to our grid (:func:`~glonet_regions.model.blocks.resize_pos_embed`).
+tensors into our module by name and shape. The position embedding, tied to the grid, is cut
+from the global one at the region's place and interpolated to its patch grid
+(:func:`~glonet_regions.model.geo_embed.geographic_pos_embed`) when the region's geometry is
+known, else resized whole (:func:`~glonet_regions.model.blocks.resize_pos_embed`).
+
+A TorchScript archive runs code when it is loaded and called. Only files whose sha256 is
+pinned in the asset registry of the published release (or in the user's pins) load without
+asking; any other archive needs ``trust_weights=True`` (``--trust-weights`` on the command
+line). The filter module (``model[1]``) is kept, and applied by :class:`FilteredGlonet`.
 
 TorchScript is deprecated in recent PyTorch and ``torch.jit.load`` warns about it; the
 published format gives us no choice, so that one warning is silenced where we load.
@@ -29,11 +36,19 @@ from glonet_regions.core.errors import (
     CheckpointNotFoundError,
 )
 from glonet_regions.model.blocks import GFBlock, resize_pos_embed
+from glonet_regions.model.geo_embed import PatchGeometry
 
 __all__ = [
+    "EXPECTED_FILTER",
     "POS_EMBED_KEY",
     "PUBLISHED_GRID",
+    "FilterCheck",
+    "FilteredGlonet",
     "ImportReport",
+    "UntrustedWeightsError",
+    "check_filter",
+    "describe_filter",
+    "pinned_asset_name",
     "describe_torchscript",
     "import_state_dict",
     "import_torchscript",
@@ -46,7 +61,14 @@ POS_EMBED_KEY = "space.NO.pos_embed"
 PUBLISHED_GRID: tuple[int, int] = (672, 1440)
 """Global 1/4 degree grid the published weights were trained on (42 x 90 patches of 16)."""
 
+EXPECTED_FILTER = "SelectiveFilterLayer"
+"""``original_name`` of the published files' second module."""
+
 Shape = tuple[int, ...]
+
+
+class UntrustedWeightsError(CheckpointError):
+    """A TorchScript archive that is not a pinned published file, without ``trust_weights``."""
 
 
 @dataclass
@@ -61,6 +83,8 @@ class ImportReport:
         unexpected: Source keys we have no place for.
         shape_mismatch: ``(key, source shape, our shape)`` for tensors that could not be used.
         notes: Free-text remarks (for example the grid assumed for the source embedding).
+        filter: The file's filter module (``model[1]``), kept when the file was loaded.
+        filter_check: Whether that module is the published filter (see :func:`check_filter`).
     """
 
     source: str
@@ -70,6 +94,8 @@ class ImportReport:
     unexpected: list[str] = field(default_factory=list)
     shape_mismatch: list[tuple[str, Shape, Shape]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    filter: Any = None
+    filter_check: FilterCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +135,8 @@ class ImportReport:
             [f"{k}: file {list(s)} vs model {list(d)}" for k, s, d in self.shape_mismatch],
         )
         lines += [f"  note: {n}" for n in self.notes]
+        if self.filter_check is not None:
+            lines.append(f"  filter: {self.filter_check.describe()}")
         return "\n".join(lines)
 
 
@@ -121,16 +149,40 @@ def _quiet_jit_deprecation() -> Iterator[None]:
         yield
 
 
-def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
-    """Load a TorchScript file on the CPU.
+def pinned_asset_name(path: str | Path) -> str | None:
+    """The published asset a file is, by its sha256 (registry or user pins), else None."""
+    from glonet_regions.data.assets import GLONET_ASSETS, file_sha256
+
+    digest = file_sha256(path)
+    for name in GLONET_ASSETS.names:
+        if name.endswith(".pt") and GLONET_ASSETS.resolved_hash(name) == digest:
+            return name
+    return None
+
+
+def load_torchscript(path: str | Path, *, trust_weights: bool = False) -> torch.jit.ScriptModule:
+    """Load a TorchScript file on the CPU, if it is a pinned published file or trusted.
+
+    Args:
+        path: The archive.
+        trust_weights: Load it even if its sha256 is not pinned (TorchScript runs code).
 
     Raises:
         CheckpointNotFoundError: If the file does not exist.
+        UntrustedWeightsError: Not pinned and ``trust_weights`` is False.
         CheckpointError: If it is not a readable TorchScript archive.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointNotFoundError(f"weight file not found: {path}")
+    if not trust_weights and pinned_asset_name(path) is None:
+        from glonet_regions.data.assets import file_sha256
+
+        raise UntrustedWeightsError(
+            f"{path} is a TorchScript archive, which runs code when loaded, and its sha256 "
+            f"{file_sha256(path)} is not one of the pinned published GLONET files; pass "
+            "--trust-weights (trust_weights=True) only if you trust where it came from"
+        )
     try:
         with _quiet_jit_deprecation():
             module = torch.jit.load(str(path), map_location="cpu")
@@ -152,10 +204,104 @@ def strip_prefix(state_dict: Mapping[str, Tensor], prefix: str = "0.") -> dict[s
     return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
 
 
-def read_torchscript_state_dict(path: str | Path, prefix: str = "0.") -> dict[str, Tensor]:
+def read_torchscript_state_dict(
+    path: str | Path, prefix: str = "0.", *, trust_weights: bool = False
+) -> dict[str, Tensor]:
     """The state dict of a TorchScript file with the wrapper ``prefix`` stripped."""
-    module = load_torchscript(path)
+    module = load_torchscript(path, trust_weights=trust_weights)
     return strip_prefix({k: v.detach().clone() for k, v in module.state_dict().items()}, prefix)
+
+
+@dataclass(frozen=True)
+class FilterCheck:
+    """Whether a weight file's second module is GLONET's published filter.
+
+    Attributes:
+        applied: True when the filter is present, named as published and holds no tensors.
+        reason: Why it is not applied (empty when applied).
+        name: The module's ``original_name`` (None when absent).
+    """
+
+    applied: bool
+    reason: str = ""
+    name: str | None = None
+
+    def describe(self) -> str:
+        if self.applied:
+            return f"{self.name} kept and applied after the network"
+        return f"not applied: {self.reason}"
+
+    def attrs(self) -> dict[str, str]:
+        """Attributes for a forecast file (``glonet_filter``)."""
+        return {"glonet_filter": "applied" if self.applied else f"not applied: {self.reason}"}
+
+
+def _original_name(module: Any) -> str:
+    return str(getattr(module, "original_name", type(module).__name__))
+
+
+def check_filter(module: Any) -> FilterCheck:
+    """Compare a TorchScript file's top module with ``Sequential(Glonet, SelectiveFilterLayer)``.
+
+    Returns a :class:`FilterCheck`; the reason names the difference (no second module, another
+    module type, a filter holding tensors, extra modules).
+    """
+    children = dict(module.named_children())
+    if "1" not in children:
+        top = _original_name(module)
+        return FilterCheck(
+            False,
+            f"the file has no filter module (its top module is {top}, not "
+            f"Sequential(Glonet, {EXPECTED_FILTER}))",
+        )
+    filt = children["1"]
+    kind = _original_name(filt)
+    if kind != EXPECTED_FILTER:
+        return FilterCheck(False, f"module 1 is {kind}, not the published {EXPECTED_FILTER}", kind)
+    n_tensors = len(filt.state_dict())
+    if n_tensors:
+        return FilterCheck(
+            False, f"{kind} holds {n_tensors} tensors; the published one holds none", kind
+        )
+    if len(children) > 2:
+        return FilterCheck(False, f"the file has {len(children)} modules, the published 2", kind)
+    return FilterCheck(True, "", kind)
+
+
+def describe_filter(filt: Any) -> str:
+    """The TorchScript code and attributes of a filter module (for ``model inspect``)."""
+    lines = [f"filter module: {_original_name(filt)}"]
+    code = _module_code(filt)
+    lines.append(code if code is not None else "(no forward code)")
+    attrs: list[str] = []
+    with contextlib.suppress(Exception):  # private API; best effort only
+        ctype = filt._c._type()
+        for i in range(ctype.numAttributes()):
+            n = ctype.getAttributeName(i)
+            if n in ("training",):
+                continue
+            attrs.append(f"  {n} = {filt._c.getattr(n)!r}")
+    lines.append("attributes:" if attrs else "attributes: (none besides training)")
+    lines += attrs
+    return "\n".join(lines)
+
+
+class FilteredGlonet(nn.Module):
+    """Our network followed by a published file's filter module, as ``Sequential`` does.
+
+    Attributes:
+        net: The :class:`~glonet_regions.model.Glonet`.
+        filter: The TorchScript filter module (called on the network's output).
+    """
+
+    def __init__(self, net: nn.Module, filt: Any) -> None:
+        super().__init__()
+        self.net = net
+        self.filter = filt
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.filter(self.net(x))
+        return out
 
 
 def _guess_patch_grid(n_tokens: int, target_hw: tuple[int, int]) -> tuple[int, int]:
@@ -208,6 +354,35 @@ def _source_pos_hw(
     return hw
 
 
+def _geographic(
+    key: str,
+    src: Tensor,
+    dst_shape: Shape,
+    model: nn.Module,
+    target: PatchGeometry | None,
+    notes: list[str],
+) -> Tensor | None:
+    """The geographic crop of a global embedding, or None when it does not apply."""
+    if key != POS_EMBED_KEY or target is None:
+        return None
+    from glonet_regions.model.geo_embed import GLOBAL_PATCHES, geographic_pos_embed
+
+    nr, nc = GLOBAL_PATCHES.hw
+    if src.ndim != 3 or src.shape[1] != nr * nc or src.shape[2] != dst_shape[2]:
+        return None
+    if target.hw[0] * target.hw[1] != dst_shape[1] or target.patch != _gf_block(model).patch_size:
+        notes.append(f"target geometry {target.hw} does not fit the model's pos_embed; ignored")
+        return None
+    out = geographic_pos_embed(src, target)
+    if out is not src:
+        notes.append(
+            f"pos_embed cut from the global {nr}x{nc} patch grid at the region's place "
+            f"(first patch centre {target.centres()[0][0]:.2f}N "
+            f"{target.centres()[1][0]:.2f}E) and interpolated to {target.hw[0]}x{target.hw[1]}"
+        )
+    return out
+
+
 def import_state_dict(
     model: nn.Module,
     state_dict: Mapping[str, Tensor],
@@ -215,8 +390,9 @@ def import_state_dict(
     strict: bool = False,
     source: str = "<state dict>",
     source_grid: tuple[int, int] | None = None,
+    target_geometry: PatchGeometry | None = None,
 ) -> ImportReport:
-    """Copy tensors into ``model`` by name and shape; resize the position embedding.
+    """Copy tensors into ``model`` by name and shape; fit the position embedding to its grid.
 
     Args:
         model: A :class:`~glonet_regions.model.Glonet`.
@@ -225,6 +401,9 @@ def import_state_dict(
         source: Label used in messages.
         source_grid: ``(H, W)`` the source embedding was made for; guessed when omitted
             (the published 672 x 1440 grid if the token count fits).
+        target_geometry: Where the model's patches are on the globe; with it, a global
+            embedding is cut at the region's place (:func:`geographic_pos_embed`), even when
+            the token counts agree; without it, the embedding is resized whole.
 
     Returns:
         The :class:`ImportReport`. Nothing is copied when ``strict`` and there is a problem.
@@ -241,7 +420,14 @@ def import_state_dict(
             continue
         dst = own[key]
         src_shape, dst_shape = tuple(src.shape), tuple(dst.shape)
-        if src_shape == dst_shape:
+        geo = _geographic(key, src, dst_shape, model, target_geometry, report.notes)
+        if geo is not None:
+            to_copy[key] = geo
+            if tuple(geo.shape) == src_shape and geo is src:
+                report.matched.append(key)
+            else:
+                report.resized.append((key, src_shape, dst_shape))
+        elif src_shape == dst_shape:
             report.matched.append(key)
             to_copy[key] = src
         elif (
@@ -274,6 +460,8 @@ def import_torchscript(
     strict: bool = False,
     prefix: str = "0.",
     source_grid: tuple[int, int] | None = None,
+    target_geometry: PatchGeometry | None = None,
+    trust_weights: bool = False,
 ) -> ImportReport:
     """Load a published (or published-like) TorchScript weight file into ``model``.
 
@@ -284,14 +472,38 @@ def import_torchscript(
             mismatching tensor (resized position embeddings are fine).
         prefix: Wrapper prefix to strip (``0.`` for ``Sequential(Glonet, filter)``).
         source_grid: Grid the file was trained on, for the position embedding.
+        target_geometry: Where ``model``'s patches are (geographic embedding crop).
+        trust_weights: Load an archive whose sha256 is not pinned.
+
+    Returns:
+        The report, with the file's filter module (``report.filter``) and its check.
 
     Raises:
         CheckpointNotFoundError: Missing file.
+        UntrustedWeightsError: Not a pinned published file and not ``trust_weights``.
         CheckpointError: Not a TorchScript file.
         CheckpointIncompatibleError: ``strict`` and the tensors do not fit.
     """
-    state = read_torchscript_state_dict(path, prefix)
-    return import_state_dict(model, state, strict=strict, source=str(path), source_grid=source_grid)
+    module = load_torchscript(path, trust_weights=trust_weights)
+    state = strip_prefix({k: v.detach().clone() for k, v in module.state_dict().items()}, prefix)
+    report = import_state_dict(
+        model,
+        state,
+        strict=strict,
+        source=str(path),
+        source_grid=source_grid,
+        target_geometry=target_geometry,
+    )
+    report.filter_check = check_filter(module)
+    if report.filter_check.applied:
+        report.filter = dict(module.named_children())["1"]
+    else:
+        warnings.warn(
+            f"{path}: the GLONET filter layer is not applied ({report.filter_check.reason})",
+            UserWarning,
+            stacklevel=2,
+        )
+    return report
 
 
 def _module_code(module: Any) -> str | None:
@@ -302,7 +514,9 @@ def _module_code(module: Any) -> str | None:
     return str(code) if code else None
 
 
-def describe_torchscript(path: str | Path, *, max_code_chars: int = 20000) -> str:
+def describe_torchscript(
+    path: str | Path, *, max_code_chars: int = 20000, trust_weights: bool = False
+) -> str:
     """A text description of a TorchScript file, to settle the spec's open points.
 
     Lists the module tree types, every state-dict tensor with shape and dtype, the parameter
@@ -313,7 +527,7 @@ def describe_torchscript(path: str | Path, *, max_code_chars: int = 20000) -> st
         CheckpointNotFoundError: Missing file.
         CheckpointError: Not a TorchScript file.
     """
-    module = load_torchscript(path)
+    module = load_torchscript(path, trust_weights=trust_weights)
     out: list[str] = [f"TorchScript file: {path}"]
     top_type = getattr(module, "original_name", type(module).__name__)
     out.append(f"top module: {top_type}")
@@ -346,4 +560,9 @@ def describe_torchscript(path: str | Path, *, max_code_chars: int = 20000) -> st
         if not has_tensors:
             with contextlib.suppress(Exception):  # private API; best effort only
                 out.append(sub._c.dump_to_str(False, True, False))
+    check = check_filter(module)
+    out.append(f"\nfilter: {check.describe()}")
+    modules = dict(module.named_children())
+    if "1" in modules:
+        out.append(describe_filter(modules["1"]))
     return "\n".join(out)

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from glonet_regions.core.errors import UnknownNameError
 from glonet_regions.core.grid import BBox, Grid
 from glonet_regions.core.region import DateRange, DateSplits, GridVersion, OpenBoundaries, Region
+from glonet_regions.testing.real_data import real_data_dir
 
-REAL = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
+REAL = real_data_dir()  # the offline mirror, the asset cache or the files' origins
 IBI = REAL / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
 
 

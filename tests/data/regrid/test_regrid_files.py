@@ -17,8 +17,9 @@ from glonet_regions.data.regrid.cache import regrid_cache_dir
 from glonet_regions.data.regrid.files import regrid_file
 from glonet_regions.data.regrid.matrix import RegridWeights
 from glonet_regions.data.regrid.weights import WeightsFileRegridder
+from glonet_regions.testing.real_data import real_data_dir
 
-REAL = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
+REAL = real_data_dir()  # the offline mirror, the asset cache or the files' origins
 GLO12 = REAL / "glo12_anfc_uo_vo_P1D_french_coast_2025-02-06_14.nc"
 IBI = REAL / "ibi_anfc_P1D_5vars_40lev_Finisterre_2022-02-06_07.nc"
 SRC = Grid.regular(lon0=-10, lat0=40, dlon=0.5, dlat=0.5, nlon=12, nlat=10)
