@@ -121,6 +121,20 @@ class StoreSource:
         split = self.reader.splits.train
         return [d for d in self.dates if split.contains(d)]
 
+    @property
+    def group_names(self) -> list[str]:
+        """The store's depth groups."""
+        return list(self.reader.group_names)
+
+    @property
+    def levels(self) -> dict[int, float]:
+        """Level index -> depth (m) of every level in the store."""
+        return dict(self._levels)
+
+    def channels(self, group: str) -> list[tuple[str, int | None]]:
+        """``(variable, level index or None)`` of each channel of ``group``."""
+        return self._channel_variables(group)
+
     def _channel_variables(self, group: str) -> list[tuple[str, int | None]]:
         info = self.reader.group_info(group)
         return [(str(v), None if li is None else int(li)) for v, li in info["channel_variables"]]
