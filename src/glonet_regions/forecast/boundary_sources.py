@@ -191,18 +191,18 @@ def open_global_forecast(obj: Any, *, source: str) -> xr.Dataset:
             ds = xr.open_zarr(p, consolidated=False) if p.is_dir() else xr.open_dataset(p)
         except (OSError, ValueError) as exc:
             raise DataError(f"Cannot open boundary source {p}: {exc}") from exc
-    out = canonical_daily(ds, source=source)
-    if FIRST_DAY in out.dims:
-        if LEAD not in out.dims:
+    if FIRST_DAY in ds.dims:
+        if LEAD not in ds.dims:
             raise DataError(f"{source}: a cube with {FIRST_DAY} needs a {LEAD} dimension too")
-        first = out[FIRST_DAY].values.astype("datetime64[D]").astype("datetime64[ns]")
-        return out.assign_coords({FIRST_DAY: first})
-    if "time" not in out.dims:
+        # The run dates take the place of the time axis while names are made canonical.
+        runs = canonical_daily(ds.rename({FIRST_DAY: "time"}), source=source)
+        return runs.rename(time=FIRST_DAY)
+    if not any(t in ds.dims for t in ("time", "time_counter", "t", "date")):
         raise DataError(
             f"{source}: neither a forecast cube ({FIRST_DAY}, {LEAD}) nor daily fields (time); "
             f"dims {list(ds.dims)}"
         )
-    return daily_as_run(out, source=source)
+    return daily_as_run(canonical_daily(ds, source=source), source=source)
 
 
 class GlobalForecastBoundary:
@@ -235,24 +235,7 @@ class GlobalForecastBoundary:
         self.runs = [dt.date.fromisoformat(str(t)[:10]) for t in cube[FIRST_DAY].values]
         self.n_lead = int(cube.sizes[LEAD])
         self._runs_used: set[dt.date] = set()
-        own = Grid.from_dataset(cube, source=source)
-        if not own.bbox.contains(grid.bbox, tol=1e-6):
-            raise DataError(
-                f"Boundary source {source} covers lon {own.bbox.lon_min:.3f}.."
-                f"{own.bbox.lon_max:.3f} lat {own.bbox.lat_min:.3f}..{own.bbox.lat_max:.3f}, not the open-boundary zone "
-                f"of the model grid (lon {grid.bbox.lon_min:.3f}..{grid.bbox.lon_max:.3f}, lat "
-                f"{grid.bbox.lat_min:.3f}..{grid.bbox.lat_max:.3f})"
-            )
-        # Keep the source cells around the model grid (two cells of margin): a global cube is
-        # not regridded whole.
-        mlat, mlon = 2 * abs(own.dlat), 2 * abs(own.dlon)
-        lat, lon = cube["latitude"].values, cube["longitude"].values
-        ilat = np.flatnonzero((lat >= grid.bbox.lat_min - mlat) & (lat <= grid.bbox.lat_max + mlat))
-        ilon = np.flatnonzero((lon >= grid.bbox.lon_min - mlon) & (lon <= grid.bbox.lon_max + mlon))
-        self.cube = cube.isel(
-            latitude=slice(int(ilat[0]), int(ilat[-1]) + 1),
-            longitude=slice(int(ilon[0]), int(ilon[-1]) + 1),
-        )
+        self.cube = cube
         self._regridder: Any = None
 
     def description(self) -> str:
@@ -287,6 +270,24 @@ class GlobalForecastBoundary:
                 f"(it has {', '.join(str(v) for v in self.cube.data_vars) or 'none'}); the "
                 "open boundaries need every variable the model forecasts"
             )
+        own, box = Grid.from_dataset(self.cube, source=self.source), self.grid.bbox
+        if not own.bbox.contains(box, tol=1e-6):
+            raise DataError(
+                f"Boundary source {self.source} covers lon {own.bbox.lon_min:.3f}.."
+                f"{own.bbox.lon_max:.3f} lat {own.bbox.lat_min:.3f}..{own.bbox.lat_max:.3f}, "
+                f"not the open-boundary zone of the model grid (lon {box.lon_min:.3f}.."
+                f"{box.lon_max:.3f}, lat {box.lat_min:.3f}..{box.lat_max:.3f})"
+            )
+        # Keep the source cells around the model grid (two cells of margin): a global cube is
+        # not regridded whole.
+        mlat, mlon = 2 * abs(own.dlat), 2 * abs(own.dlon)
+        lat, lon = self.cube["latitude"].values, self.cube["longitude"].values
+        ilat = np.flatnonzero((lat >= box.lat_min - mlat) & (lat <= box.lat_max + mlat))
+        ilon = np.flatnonzero((lon >= box.lon_min - mlon) & (lon <= box.lon_max + mlon))
+        self.cube = self.cube.isel(
+            latitude=slice(int(ilat[0]), int(ilat[-1]) + 1),
+            longitude=slice(int(ilon[0]), int(ilon[-1]) + 1),
+        )
         for s in starts:
             run = self.run_for(s)
             offset = (s - run).days

@@ -249,9 +249,10 @@ def run_bundle_forecast(
         for si, start in enumerate(starts):
             inputs = [start - dt.timedelta(days=2), start - dt.timedelta(days=1)]
             x = store.group_days(group, inputs)
-            if not np.isfinite(x).any(axis=(1, 2, 3)).all():
+            if model is not None and not np.isfinite(x).any(axis=(1, 2, 3)).all():
                 raise DataError(
-                    f"{store.name} lacks initial day(s) {inputs[0]} / {inputs[1]} for start {start}"
+                    f"{store.name} has no data of depth group {group!r} on initial day(s) "
+                    f"{inputs[0]} / {inputs[1]} for start {start}"
                 )
             if model is None:
                 pred = np.repeat(x[-1:], days, axis=0)
