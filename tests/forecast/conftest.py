@@ -85,7 +85,12 @@ def dummy_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def global_cube(
-    grid: Grid, runs: list[dt.date], n_lead: int = 12, *, margin: int = 1, drop: tuple[str, ...] = ()
+    grid: Grid,
+    runs: list[dt.date],
+    n_lead: int = 12,
+    *,
+    margin: int = 1,
+    drop: tuple[str, ...] = (),
 ) -> xr.Dataset:
     """A global forecast cube around ``grid`` (``margin`` cells more on each side).
 

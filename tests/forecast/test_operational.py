@@ -55,7 +55,11 @@ def ibi_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Grid]:
         region_name="ibi36",
         grid=grid,
         groups={"surface": state},
-        boundary={"provider": "relaxation", "edges": ["west", "north", "south", "east"], "width": 2},
+        boundary={
+            "provider": "relaxation",
+            "edges": ["west", "north", "south", "east"],
+            "width": 2,
+        },
         train_config={},
     )
     return path, grid
