@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from glonet_regions.cli import main
 from glonet_regions.core.grid import Grid
+from glonet_regions.forecast.cube import add_cf_attributes
 
 from .conftest import global_cube
 
@@ -121,3 +122,58 @@ def test_bad_operational_inputs_are_clear(ibi_bundle: tuple[Path, Grid], tmp_pat
     code, text = _run(*base, "--boundary", "reanalysis", "--start", "2022-02-08")
     assert code == 1 and "--boundary reanalysis reads a store" in text, text
     assert not (tmp_path / "f.nc").exists()
+
+
+def test_operational_forecast_through_copernicus_marine(
+    ibi_bundle: tuple[Path, Grid], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Without --initial and --boundary-source: the region's IBI analysis-forecast (initial
+    days) and GLO12 analysis-forecast (boundaries) datasets through the toolbox, here faked
+    with the real IBI file and a global field, as the Copernicus source tests do."""
+    import copernicusmarine
+
+    bundle, grid = ibi_bundle
+    for var in ("COPERNICUSMARINE_SERVICE_USERNAME", "COPERNICUSMARINE_SERVICE_PASSWORD"):
+        monkeypatch.setenv(var, "someone")
+    calls: list[dict] = []
+    glo = global_cube(grid, [dt.date(2022, 2, 8)], 2, margin=3).isel(first_day_datetime=0)
+    glo = glo.assign(
+        zos=glo.zos * 0 + 0.1, thetao=glo.thetao * 0 + 14.0, so=glo.so * 0 + 35.6,
+        uo=glo.uo * 0 + 0.1, vo=glo.vo * 0 - 0.1,
+    )  # fmt: skip
+    days = np.array(["2022-02-08", "2022-02-09"], dtype="datetime64[ns]")
+    glo = glo.drop_vars("first_day_datetime").rename(lead_day_index="time")
+    glo = add_cf_attributes(glo.assign_coords(time=days))
+    ibi = xr.open_dataset(IBI).load()
+
+    from glonet_regions.registry.facade import get_region
+
+    served = {d.dataset_id: list(d.variables.values()) for d in get_region("ibi36").datasets}
+
+    def fake_open_dataset(**kw: object) -> xr.Dataset:
+        """Like the service: the dataset's own variables (all of them without ``variables``)."""
+        calls.append(kw)
+        ds = ibi if str(kw["dataset_id"]).startswith("cmems_mod_ibi") else glo
+        return ds[kw["variables"] or served[str(kw["dataset_id"])]]  # type: ignore[index]
+
+    monkeypatch.setattr(copernicusmarine, "open_dataset", fake_open_dataset)
+    out = tmp_path / "f.nc"
+    code, text = _run(
+        "--checkpoint", str(bundle), "--start", "2022-02-08", "--days", "2", "--out", str(out)
+    )  # fmt: skip
+    assert code == 0, text
+    by_id = {str(c["dataset_id"]): c for c in calls}
+    ibi_call = by_id["cmems_mod_ibi_phy_anfc_0.027deg-3D_P1D-m"]
+    assert ibi_call["start_datetime"] == dt.datetime(2022, 2, 6)
+    assert ibi_call["end_datetime"] == dt.datetime(2022, 2, 7, 23, 59, 59)
+    glo_call = by_id["cmems_mod_glo_phy-cur_anfc_0.083deg_P1D-m"]
+    assert glo_call["start_datetime"] == dt.datetime(2022, 2, 8)
+    assert {
+        "cmems_mod_glo_phy_anfc_0.083deg_P1D-m",
+        "cmems_mod_ibi_phy_anfc_0.027deg-2D_P1D-m",
+    } <= set(by_id)
+    fc = xr.open_dataset(out)
+    assert fc.attrs["boundary_mode"] == "forecast"
+    desc = fc.attrs["boundary_mode_description"]
+    assert "global forecast issued 2022-02-08" in desc and "are analyses" in desc
+    assert "cmems_mod_glo_phy-cur_anfc_0.083deg_P1D-m" in fc.attrs["boundary_source"]
