@@ -118,7 +118,7 @@ def test_bad_boundary_sources_fail_before_the_model(
 def test_reanalysis_needs_boundary_arrays_and_default_mode_needs_a_source() -> None:
     fake = SimpleNamespace(reader=SimpleNamespace(has_boundary=False), path="s.zarr")
     with pytest.raises(DataError, match=r"s.zarr has no boundary arrays"):
-        StoreBoundary(fake, {})
+        StoreBoundary(fake)
     region = make_dummy_region()
     from glonet_regions.core.errors import ValidationError
 

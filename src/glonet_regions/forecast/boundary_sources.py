@@ -74,11 +74,12 @@ class BoundaryData(Protocol):
         """
 
     def fetch(
-        self, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
+        self, group: str, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
     ) -> np.ndarray:
         """``(n_days, C, H, W)`` physical boundary data (NaN outside the zone is allowed).
 
-        ``initial`` is the group's ``(2, C, H, W)`` initial state (the two days before).
+        ``group`` is the depth group, ``channels`` its ``(variable, level index)`` layout and
+        ``initial`` its ``(2, C, H, W)`` initial state (the two days before the start).
         """
 
 
@@ -91,7 +92,7 @@ class StoreBoundary:
 
     mode = "reanalysis"
 
-    def __init__(self, store: Any, group_of: dict[tuple[str, int | None], str]) -> None:
+    def __init__(self, store: Any) -> None:
         if not store.reader.has_boundary:
             raise DataError(
                 f"--boundary reanalysis: store {store.path} has no boundary arrays (it was "
@@ -99,7 +100,6 @@ class StoreBoundary:
             )
         self.store = store
         self.source = f"{store.path} boundary arrays (global reanalysis)"
-        self._group_of = group_of
 
     def description(self) -> str:
         return REANALYSIS_DESCRIPTION
@@ -117,9 +117,8 @@ class StoreBoundary:
                 )
 
     def fetch(
-        self, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
+        self, group: str, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
     ) -> np.ndarray:
-        group = self._group_of[tuple(channels[0])]  # type: ignore[index]
         bdays = _days(start, n_days)
         bnd = self.store.group_days(group, bdays, boundary=True)
         if not np.isfinite(bnd).any(axis=(1, 2, 3)).all():
@@ -147,7 +146,7 @@ class PersistenceBoundary:
         return None
 
     def fetch(
-        self, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
+        self, group: str, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
     ) -> np.ndarray:
         return np.repeat(np.asarray(initial[-1:], dtype=np.float32), n_days, axis=0)
 
@@ -308,7 +307,7 @@ class GlobalForecastBoundary:
         return np.asarray(self._regridder.regrid(values), dtype=np.float32)
 
     def fetch(
-        self, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
+        self, group: str, channels: Channels, start: dt.date, n_days: int, initial: np.ndarray
     ) -> np.ndarray:
         from glonet_regions.data.vertical import interpolate_levels
 

@@ -229,8 +229,7 @@ def boundary_data(
             raise ValidationError(
                 "--boundary reanalysis reads a store's boundary arrays: give --store or --sample"
             )
-        group_of = {tuple(source.channels(g)[0]): g for g in source.group_names}
-        return StoreBoundary(source, group_of)  # type: ignore[arg-type]
+        return StoreBoundary(source)
     note = ""
     if boundary_source is not None and Path(str(boundary_source)).exists():
         label = str(boundary_source)

@@ -260,7 +260,7 @@ def run_bundle_forecast(
                 say(f"{group}: start {start}, {n_calls} call(s)")
                 bnd = None
                 if provider is not None and boundary is not None:
-                    bnd = boundary.fetch(chans, start, 2 * n_calls, x)
+                    bnd = boundary.fetch(group, chans, start, 2 * n_calls, x)
                 pred = run_group(
                     model,
                     x,
