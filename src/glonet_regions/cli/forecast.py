@@ -202,18 +202,26 @@ def forecast(
         from glonet_regions.forecast.operational import boundary_data, default_boundary_mode
 
         bsource = boundary_source or sample_forecast
-        mode = boundary_mode or default_boundary_mode(
-            region, boundary_source=bsource, sample_forecast=sample_forecast
-        )
-        click.echo(f"forecast: boundary mode {mode}", err=True)
-        bnd = boundary_data(
-            mode,
-            region=region,
-            source=source,
-            boundary_source=bsource,
-            start=min(starts),
-            n_days=2 * ((days + 1) // 2) + (max(starts) - min(starts)).days,
-        )
+        bnd = None
+        bcfg = dict(bundle.boundary or {})
+        if bcfg.get("edges") and int(bcfg.get("width", 0)) > 0:
+            mode = boundary_mode or default_boundary_mode(
+                region, boundary_source=bsource, sample_forecast=sample_forecast
+            )
+            click.echo(f"forecast: boundary mode {mode}", err=True)
+            bnd = boundary_data(
+                mode,
+                region=region,
+                source=source,
+                boundary_source=bsource,
+                start=min(starts),
+                n_days=2 * ((days + 1) // 2) + (max(starts) - min(starts)).days,
+            )
+        elif boundary_mode or boundary_source:
+            raise ValidationError(
+                f"Checkpoint {checkpoint} was trained without open-boundary forcing: "
+                "--boundary/--boundary-source do not apply"
+            )
         cube = run_bundle_forecast(
             bundle,
             source,
