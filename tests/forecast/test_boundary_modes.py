@@ -139,3 +139,20 @@ def test_daily_fields_are_one_run_issued_on_their_first_day(tmp_path: Path) -> N
     gap = daily.isel(time=[0, 1, 3]).drop_vars("first_day_datetime")
     with pytest.raises(DataError, match=r"misses day 2020-01-27"):
         open_global_forecast(gap, source="daily")
+
+
+def test_empty_lead_day_is_refused_and_zone_gaps_hold_the_day_before(
+    store: StoreSource, tmp_path: Path
+) -> None:
+    cube = global_cube(store.grid, [dt.date(2020, 1, 25)])
+    empty = cube.copy(deep=True)
+    empty["uo"][0, 3] = np.nan  # lead 3 = valid 2020-01-28, the forecast's second day
+    empty.to_netcdf(tmp_path / "empty.nc")
+    with pytest.raises(DataError, match=r"uo of run 2020-01-25 lead day 3 \(valid 2020-01-28\)"):
+        _forecast(store, "forecast", tmp_path / "empty.nc")
+    holes = cube.copy(deep=True)
+    holes["zos"][:, :, :, :3] = np.nan  # the west edge and one cell inside: no data
+    holes.to_netcdf(tmp_path / "holes.nc")
+    out = _forecast(store, "forecast", tmp_path / "holes.nc")
+    before = store.group_days("surface", [START - dt.timedelta(days=1)])[0, 0]
+    np.testing.assert_allclose(out["zos"].values[0, :, 4, 0], before[4, 0], rtol=1e-6)

@@ -8,7 +8,8 @@ Three boundary modes (``forecast --boundary``):
   ``lead_day_index``, ``depth``, ``latitude``, ``longitude``) or daily fields taken as one run
   issued on their first day (what a Copernicus Marine analysis-forecast dataset serves from its
   run date on). It is interpolated to the model's levels (:mod:`glonet_regions.data.vertical`)
-  and regridded bilinearly (NaN-aware) onto the model grid; only the open-boundary zone is kept.
+  and regridded bilinearly (NaN-aware) onto the model grid; only the open-boundary zone is kept,
+  and zone cells it leaves empty (its coarser coastline) hold the day before the start.
 - ``persistence``: the boundary zone held at the initial state of the day before the start.
 - ``reanalysis``: the store's boundary arrays on the forecast's own valid days (the global
   reanalysis of the future): idealised, perfect boundaries, not a forecast.
@@ -297,6 +298,24 @@ class GlobalForecastBoundary:
                     f"(to {run + dt.timedelta(days=self.n_lead - 1)}); the forecast from {s} "
                     f"needs lead days {offset}..{offset + n_days - 1} (to {last})"
                 )
+            self._check_leads_hold_data(run, s, offset, n_days, variables)
+
+    def _check_leads_hold_data(
+        self, run: dt.date, start: dt.date, offset: int, n_days: int, variables: Sequence[str]
+    ) -> None:
+        """Every needed lead day of every variable holds data around the model grid."""
+        leads = self.cube.sel({FIRST_DAY: np.datetime64(run.isoformat(), "ns")}).isel(
+            {LEAD: slice(offset, offset + n_days)}
+        )
+        for var in dict.fromkeys(variables):
+            da = leads[var].isel(depth=0) if "depth" in leads[var].dims else leads[var]
+            ok = np.asarray(da.notnull().any(["latitude", "longitude"]).values)
+            if not ok.all():
+                k = int(np.argmin(ok))
+                raise DataError(
+                    f"Boundary source {self.source}: {var} of run {run} lead day {offset + k} "
+                    f"(valid {start + dt.timedelta(days=k)}) holds no value around the model grid"
+                )
 
     def _regrid(self, values: np.ndarray) -> np.ndarray:
         if self._regridder is None:
@@ -344,6 +363,11 @@ class GlobalForecastBoundary:
                     "zone"
                 )
         out[:, :, ~self.zone] = np.nan
+        # Zone cells the global forecast leaves empty (its coarser coastline, levels below its
+        # bottom) hold the day before the start rather than the normalisation mean.
+        held = np.broadcast_to(np.asarray(initial[-1], dtype=np.float32), out.shape)
+        gap = np.isnan(out) & self.zone[None, None]
+        out[gap] = held[gap]
         return out
 
 
