@@ -216,7 +216,10 @@ def evaluate_forecast(
         )
     if global_model is not None and FIRST_DAY in global_model.dims:
         say("global model forecast (run issued on or before each start) regridded to the region")
-        models["global model"] = global_forecast_baseline(global_model, grid, starts, n_lead)
+        try:
+            models["global model"] = global_forecast_baseline(global_model, grid, starts, n_lead)
+        except DataError as exc:
+            notes.append(f"No global model baseline: {exc}")
     elif global_model is not None:
         say("global model regridded to the region")
         models["global model"] = reference_forecast(
