@@ -256,6 +256,33 @@ def test_reference_forecast_shape_and_error_growth(
     assert all(b > a for a, b in itertools.pairwise(errors))
 
 
+def test_global_forecast_error_starts_at_the_global_model_and_grows(
+    sample: SampleInfo, regional: xr.Dataset
+) -> None:
+    from glonet_regions.data.regrid.builtin import BuiltinRegridder
+
+    (path,) = sample.global_forecast_files
+    assert path.name == "sample_global_forecast.nc" and path.parent.name == "global_forecast"
+    fc = xr.open_dataset(path)
+    assert fc.thetao.dims == (
+        "first_day_datetime", "lead_day_index", "depth", "latitude", "longitude"
+    )  # fmt: skip
+    assert fc.sizes["lead_day_index"] == 10 and fc.sizes["latitude"] == sample.global_grid.shape[0]  # type: ignore[union-attr]
+    first = sample.forecast_first_days[0]
+    rg = BuiltinRegridder(sample.global_grid, sample.grid, "bilinear", cache=False)  # type: ignore[arg-type]
+    n = min(sample.end - first + dt.timedelta(days=1), dt.timedelta(days=10)).days
+    errors = []
+    for lead in range(n):
+        truth = regional.zos.values[(first - sample.start).days + lead]
+        pred = rg.regrid(fc.zos.values[0, lead])
+        errors.append(float(np.sqrt(np.nanmean((pred - truth) ** 2))))
+    assert errors[0] > 0 and errors[-1] > 1.2 * errors[0]
+    # The forecast's warm bias grows with the lead day (0.2 degC + 0.02 per day).
+    deep = [np.nanmean(fc.thetao.sel(depth=3220.82, method="nearest").values[0, k]) for k in (0, 9)]
+    assert 0.15 < deep[1] - deep[0] < 0.25
+    assert SampleInfo.load(sample.root).global_forecast_files == [path]  # type: ignore[arg-type]
+
+
 def test_deterministic_and_seed_dependent(tmp_path: Path) -> None:
     region = ibi36_like()
     kw = {"n_days": 4, "stride": 36}
@@ -324,7 +351,7 @@ def test_generator_version_and_sample_reuse(tmp_path: Path) -> None:
     region = ibi36_like()
     assert generator_version(tmp_path) == 1  # no manifest
     info = generate_sample(region, tmp_path, n_days=4, stride=36, seed=1)
-    assert generator_version(tmp_path) == GENERATOR_VERSION == 2
+    assert generator_version(tmp_path) == GENERATOR_VERSION == 3
     # A matching sample is reused as it is (a default one would have 400 days).
     again = load_or_generate_sample(region, tmp_path, variant="demo", seed=1)
     assert again == info and again.n_days == 4

@@ -109,7 +109,8 @@ splits:
   train: [2000-01-01, 2000-12-31]
   validation: [2001-01-01, 2001-06-30]
   test: [2001-07-01, 2001-12-31]
-open_boundaries: {edges: [west, south], width: 3, provider: strip, source: model}
+open_boundaries: {edges: [west, south], width: 3, provider: strip, source: model,
+                  forecast_source: model}
 datasets:
   - {key: model, kind: reanalysis, service: local, dataset_id: /data/model.zarr,
      product_id: P, variables: {thetao: temp, chl: CHL}, version: "2024", description: d}
@@ -125,7 +126,8 @@ extra: {anything: [1, 2]}
     assert r.depth.levels.values == (0.5, 10.0, 50.0) and r.depth.group_names == ("all",)
     assert r.native_levels is not None and len(r.native_levels) == 6
     assert r.open_boundaries.to_dict() == {
-        "edges": ["west", "south"], "width": 3, "provider": "strip", "source": "model"
+        "edges": ["west", "south"], "width": 3, "provider": "strip", "source": "model",
+        "forecast_source": ["model"],
     }  # fmt: skip
     assert r.datasets[0].variables == {"thetao": "temp", "chl": "CHL"}
     assert r.datasets[0].version == "2024"

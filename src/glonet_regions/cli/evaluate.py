@@ -54,7 +54,8 @@ def _floats(value: str | None) -> list[float] | None:
     "--global-model",
     "global_model",
     type=click.Path(path_type=Path),
-    help="Global model daily file(s) (any regular grid), regridded to the region.",
+    help="Global model forecast cube (the run issued on or before each start, same lead day) "
+    "or daily file(s) (any regular grid), regridded to the region.",
 )
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Report folder."
@@ -114,7 +115,6 @@ def evaluate(
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
     from glonet_regions.evaluation.pipeline import evaluate_forecast
     from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
-    from glonet_regions.forecast.align import open_daily
     from glonet_regions.forecast.cube import open_cube
     from glonet_regions.forecast.sources import FileSource, StoreSource
     from glonet_regions.registry.facade import get_region
@@ -155,13 +155,15 @@ def evaluate(
             if info is not None:
                 for path in info.reference_forecast_files:
                     refs["physical forecast (synthetic)"] = _open_any(path)
-                if info.global_files and global_model is None:
+                if info.global_forecast_files and global_model is None:
+                    global_ds = _open_any(info.global_forecast_files[0])
+                elif info.global_files and global_model is None:
                     global_ds = _open_global(info.global_files)
     for item in references:
         name, _, path = str(item).rpartition("=")
         refs[name or Path(path).stem] = _open_any(Path(path))
     if global_model is not None:
-        global_ds = open_daily(global_model)
+        global_ds = _open_any(global_model)
     depth_list = OCEANBENCH_DEPTHS if depths is None else _floats(depths)
 
     def say(msg: str) -> None:

@@ -64,6 +64,33 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "--truth", type=click.Path(path_type=Path), help="Daily file (only with --persistence)."
 )
 @click.option(
+    "--initial",
+    "initial",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Daily file(s) holding the two days before each start (an operational forecast "
+    "without a store; repeatable). Without it, --store or --sample, the region's "
+    "analysis-forecast datasets are read through their service (Copernicus Marine).",
+)
+@click.option(
+    "--boundary",
+    "boundary_mode",
+    type=click.Choice(["forecast", "reanalysis", "persistence"]),
+    default=None,
+    help="Open-boundary data: forecast (a global forecast issued on or before the start; the "
+    "default where one exists), persistence (the boundary held at the day before the start) "
+    "or reanalysis (the store's boundary arrays: idealised, perfect boundaries).",
+)
+@click.option(
+    "--boundary-source",
+    "boundary_source",
+    default=None,
+    help="Global forecast for --boundary forecast: a cube file or zarr (first_day_datetime, "
+    "lead_day_index, depth, latitude, longitude), daily fields taken as one run issued on "
+    "their first day, or a Copernicus Marine dataset id. Default: the sample's global "
+    "forecast with --sample, else the region's open_boundaries.forecast_source.",
+)
+@click.option(
     "--device", default="cpu", show_default=True, help="Torch device (cpu, cuda, cuda:1)."
 )
 @click.option(
@@ -91,6 +118,9 @@ def forecast(
     use_sample: bool,
     store: Path | None,
     truth: Path | None,
+    initial: tuple[Path, ...],
+    boundary_mode: str | None,
+    boundary_source: str | None,
     device: str,
     exec_mode: str,
     fmt: str | None,
@@ -98,8 +128,11 @@ def forecast(
     """Forecast REGION from a checkpoint and write an OceanBench-shaped CF cube.
 
     For each start date the two days before it are the initial conditions; every depth group
-    runs ceil(days/2) model calls with boundary data from the store. Depth groups missing from
-    the checkpoint are filled with persistence (the file's attributes say which).
+    runs ceil(days/2) model calls, its open-boundary zone forced after each call with a global
+    forecast issued on or before the start (--boundary forecast), the boundary held at the day
+    before the start (persistence) or the store's reanalysis boundaries (reanalysis:
+    idealised, perfect boundaries). Depth groups missing from the checkpoint are filled with
+    persistence (the file's attributes say which).
     """
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.locate import store_from_hints
@@ -130,13 +163,33 @@ def forecast(
                 f"Checkpoint {checkpoint} was trained for region {bundle.region_name!r}, "
                 f"not {region.name!r}"
             )
+    if initial and (use_sample or store is not None or truth is not None or persistence):
+        raise ValidationError(
+            "--initial FILE replaces --sample/--store/--truth (with --checkpoint)"
+        )
+    if persistence and (boundary_mode or boundary_source):
+        raise ValidationError("--boundary/--boundary-source are for a model (--checkpoint)")
     source: Any
+    sample_forecast = None
     if truth is not None:
         source = FileSource(truth, splits=region.splits)
     elif use_sample or store is not None:
         source = StoreSource(
             store_from_hints(store=store, bundle_config=bundle.config if bundle else None)
         )
+        if use_sample:
+            from glonet_regions.evaluation.locate import sample_info_for_store
+
+            info = sample_info_for_store(source.path)
+            if info is not None and info.global_forecast_files:
+                sample_forecast = info.global_forecast_files[0]
+    elif bundle is not None:
+        from glonet_regions.forecast.operational import InitialSource
+
+        if starts is None:
+            raise ValidationError("An operational forecast (no --store/--sample) needs --start")
+        need = sorted({s - dt.timedelta(days=k) for s in starts for k in (1, 2)})
+        source = InitialSource(region, list(initial), grid=bundle.grid, days=need)
     else:
         raise ValidationError("Give a data source: --sample, --store STORE (or --truth FILE)")
     if starts is None:
@@ -146,12 +199,36 @@ def forecast(
         if isinstance(source, StoreSource):
             cube.attrs["source_store"] = str(source.path)
     else:
+        from glonet_regions.forecast.operational import boundary_data, default_boundary_mode
+
+        bsource = boundary_source or sample_forecast
+        bnd = None
+        bcfg = dict(bundle.boundary or {})
+        if bcfg.get("edges") and int(bcfg.get("width", 0)) > 0:
+            mode = boundary_mode or default_boundary_mode(
+                region, boundary_source=bsource, sample_forecast=sample_forecast
+            )
+            click.echo(f"forecast: boundary mode {mode}", err=True)
+            bnd = boundary_data(
+                mode,
+                region=region,
+                source=source,
+                boundary_source=bsource,
+                start=min(starts),
+                n_days=2 * ((days + 1) // 2) + (max(starts) - min(starts)).days,
+            )
+        elif boundary_mode or boundary_source:
+            raise ValidationError(
+                f"Checkpoint {checkpoint} was trained without open-boundary forcing: "
+                "--boundary/--boundary-source do not apply"
+            )
         cube = run_bundle_forecast(
             bundle,
             source,
             region,
             starts,
             days,
+            boundary=bnd,
             device=device,
             exec_mode=exec_mode,
             progress=lambda m: click.echo(f"forecast: {m}", err=True),
@@ -159,7 +236,8 @@ def forecast(
     path = write_cube(cube, out, fmt=fmt)
     click.echo(
         f"wrote {path}: {len(starts)} start date(s) from {starts[0]}, {days} lead days, "
-        f"variables {', '.join(str(v) for v in cube.data_vars)}"
+        f"variables {', '.join(str(v) for v in cube.data_vars)}; boundaries: "
+        f"{cube.attrs.get('boundary_mode', 'none')} ({cube.attrs.get('boundary_mode_description')})"
     )
     if "comment" in cube.attrs:
         click.echo(f"note: {cube.attrs['comment']}")

@@ -101,12 +101,22 @@ class DateSplits:
 
 @dataclass(frozen=True)
 class OpenBoundaries:
-    """Which edges of the domain are open sea, how wide the forced zone is, and how."""
+    """Which edges of the domain are open sea, how wide the forced zone is, and how.
+
+    Attributes:
+        edges: Open edges.
+        width: Width of the forced zone (cells).
+        provider: Boundary provider name.
+        source: Dataset key of the boundary data of training (a global reanalysis).
+        forecast_source: Dataset key(s) of the global analysis-forecast that forces the
+            boundaries of a real forecast (its run issued on or before the start date).
+    """
 
     edges: tuple[Edge, ...]
     width: int = 8
     provider: str = "relaxation"
     source: str | None = None
+    forecast_source: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         edges = tuple(self.edges)
@@ -120,6 +130,12 @@ class OpenBoundaries:
         if edges and self.width == 0 and self.provider != "none":
             raise ValidationError("Open boundaries with width 0 need provider 'none'")
         object.__setattr__(self, "edges", edges)
+        fs = (
+            (self.forecast_source,)
+            if isinstance(self.forecast_source, str)
+            else self.forecast_source
+        )
+        object.__setattr__(self, "forecast_source", tuple(str(k) for k in fs))
 
     def zone_mask(self, shape: tuple[int, int]) -> np.ndarray:
         """Boolean ``(nlat, nlon)`` mask, True inside the boundary zone (row 0 is south)."""
@@ -142,6 +158,7 @@ class OpenBoundaries:
             "width": self.width,
             "provider": self.provider,
             "source": self.source,
+            "forecast_source": list(self.forecast_source),
         }
 
 
@@ -304,6 +321,12 @@ class Region:
             raise ValidationError(
                 f"Region {self.name!r}: open boundary source {self.open_boundaries.source!r} "
                 f"is not one of its datasets {keys}"
+            )
+        unknown = [k for k in self.open_boundaries.forecast_source if k not in keys]
+        if unknown:
+            raise ValidationError(
+                f"Region {self.name!r}: open boundary forecast source(s) {unknown} are not "
+                f"among its datasets {keys}"
             )
         object.__setattr__(self, "extra", dict(self.extra))
 

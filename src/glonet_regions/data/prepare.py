@@ -136,7 +136,10 @@ def build_plan(
             "n_days": len(days),
         },
         "layout": {**layout.to_dict(), "n_work_chunks": n_chunks},
-        "open_boundaries": region.open_boundaries.to_dict(),
+        # The forecast source does not change what a store holds: left out of the plan.
+        "open_boundaries": {
+            k: v for k, v in region.open_boundaries.to_dict().items() if k != "forecast_source"
+        },
         "has_boundary": has_boundary,
         "source": source_description,
     }

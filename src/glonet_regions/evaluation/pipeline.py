@@ -21,6 +21,7 @@ from glonet_regions.core.grid import Grid
 from glonet_regions.core.region import Region, SubRegion
 from glonet_regions.evaluation.baselines import (
     climatology_forecast,
+    global_forecast_baseline,
     persistence_forecast,
     reference_forecast,
 )
@@ -164,7 +165,8 @@ def evaluate_forecast(
         forecast: The forecast cube (OceanBench challenger layout).
         truth: Daily truth; it must cover the day before each start and every valid day.
         references: Extra reference forecasts (cube or daily fields on the region grid).
-        global_model: A global model's daily fields (any regular grid; regridded).
+        global_model: A global model's forecast cube (the run issued on or before each start is
+            used at the same lead day) or daily fields (any regular grid; regridded).
         lead_days: 1-based lead days to score (default all).
         depths: Depths to score (default OceanBench's).
         subregions: Sub-regions to score over (default: the region's own).
@@ -244,7 +246,13 @@ def evaluate_forecast(
         notes.append(
             "No training-split days in the truth source: no climatology baseline and no ACC."
         )
-    if global_model is not None:
+    if global_model is not None and FIRST_DAY in global_model.dims:
+        say("global model forecast (run issued on or before each start) regridded to the region")
+        try:
+            models["global model"] = global_forecast_baseline(global_model, grid, starts, n_lead)
+        except DataError as exc:
+            notes.append(f"No global model baseline: {exc}")
+    elif global_model is not None:
         say("global model regridded to the region")
         models["global model"] = reference_forecast(
             global_model, grid, starts, n_lead, name="global model", regrid=True

@@ -27,6 +27,7 @@ __all__ = [
     "CUBE_DIMS",
     "FIRST_DAY",
     "LEAD",
+    "REFERENCES",
     "add_cf_attributes",
     "build_cube",
     "cube_dates",
@@ -63,12 +64,22 @@ _COORD_ATTRS: dict[str, dict[str, str]] = {
     FIRST_DAY: {
         "long_name": "First day of the forecast (valid date of lead_day_index 0)",
         "axis": "T",
+        "comment": "In CF terms the forecast_reference_time: the forecast starts from the two "
+        "days before it. Valid time = first_day_datetime + lead_day_index days.",
     },
     LEAD: {
         "long_name": "Lead day index (0 = first forecast day)",
         "units": "1",
+        "comment": "In CF terms the forecast_period, in days: lead_day_index (daily means of "
+        "day first_day_datetime + lead_day_index).",
     },
 }
+#: Reference of the model and the layout, for the CF ``references`` attribute.
+REFERENCES = (
+    "GLONET: Mercator's end-to-end neural global ocean forecasting system, "
+    "https://arxiv.org/abs/2412.05454; OceanBench challenger layout, "
+    "https://github.com/mercator-ocean/oceanbench"
+)
 
 
 def cube_dates(first_days: Iterable[Any]) -> np.ndarray:
@@ -166,9 +177,17 @@ def build_cube(
 
 
 def provenance_attrs(**items: Any) -> dict[str, str]:
-    """Global attributes: the items given plus code version, creation time and conventions."""
+    """Global attributes: the items given plus code version, creation time and conventions.
+
+    CF's ``title``, ``source``, ``references`` and ``history`` are always set (items override
+    ``title`` and ``source``).
+    """
     out = {"Conventions": "CF-1.8", "code_version": f"glonet-regions {__version__}"}
     out["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    out["title"] = "glonet-regions forecast"
+    out["source"] = "glonet-regions"
+    out["references"] = REFERENCES
+    out["history"] = f"{out['created']} written by glonet-regions {__version__}"
     for key, value in items.items():
         if value is None:
             continue
@@ -205,7 +224,14 @@ def _encoding(ds: xr.Dataset, fmt: str) -> dict[str, dict[str, Any]]:
             enc[str(name)] = {"zlib": True, "complevel": 1, "_FillValue": np.float32(np.nan)}
         else:
             enc[str(name)] = {"_FillValue": np.float32(np.nan)}
-    enc[FIRST_DAY] = {"units": "days since 1950-01-01", "calendar": "proleptic_gregorian"}
+    enc[FIRST_DAY] = {
+        "units": "days since 1950-01-01",
+        "calendar": "proleptic_gregorian",
+        "_FillValue": None,
+    }
+    for coord in ds.coords:
+        if coord != FIRST_DAY:
+            enc[str(coord)] = {"_FillValue": None}  # CF: no fill value on coordinates
     return enc
 
 

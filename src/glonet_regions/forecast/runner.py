@@ -2,11 +2,12 @@
 
 For each start date the two days before it are the initial conditions. Each depth group runs
 ``ceil(days / 2)`` autoregressive calls in normalised space (land = 0, multiplied by the ocean
-mask before every call), with the store's boundary data blended into the open-boundary zone by
+mask before every call), with boundary data blended into the open-boundary zone by
 the bundle's boundary provider after every call. The output is de-normalised and only then
 set to NaN on land (a land cell at 0 in normalised space would otherwise become a spurious
-value). Depth groups missing from the bundle are filled by persistence, and the cube's
-attributes say so.
+value). The boundary data come from a global forecast, persistence or the store's reanalysis
+(:mod:`glonet_regions.forecast.boundary_sources`); the cube's attributes name the mode. Depth
+groups missing from the bundle are filled by persistence, and the cube's attributes say so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,11 +24,13 @@ import xarray as xr
 from glonet_regions.core.errors import CheckpointIncompatibleError, DataError, ValidationError
 from glonet_regions.core.region import Region
 from glonet_regions.forecast.align import snap_to_grid
+from glonet_regions.forecast.boundary_sources import BoundaryData
 from glonet_regions.forecast.cube import build_cube, provenance_attrs
 from glonet_regions.forecast.persistence import persistence_forecast
 from glonet_regions.forecast.sources import DailySource, StoreSource
 
 __all__ = [
+    "boundary_attrs",
     "default_start_dates",
     "persistence_cube",
     "run_bundle_forecast",
@@ -80,11 +84,14 @@ def persistence_cube(
         raise DataError(f"{source.name}: no data for initial day(s) {', '.join(missing)}")
     cube = persistence_forecast(daily, starts, days)
     cube.attrs = provenance_attrs(
+        title="Persistence forecast" + (f" of {region.name}" if region is not None else ""),
+        source="persistence (the day before each start date held)",
         model="persistence",
         description="Persistence: the day before each start date held for every lead day",
         region=region.name if region is not None else None,
         grid=str(source.grid.to_dict()),
         initial_conditions=source.name,
+        **boundary_attrs(None),
     )
     return cube
 
@@ -179,19 +186,30 @@ def run_group(
 
 def run_bundle_forecast(
     bundle: Any,
-    store: StoreSource,
+    store: Any,
     region: Region,
     starts: Sequence[dt.date],
     days: int,
     *,
+    boundary: BoundaryData | None = None,
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
     exec_mode: str = "auto",
 ) -> xr.Dataset:
-    """Forecast every depth group of the region from a store with a trained bundle.
+    """Forecast every depth group of the region with a trained bundle.
 
-    ``exec_mode`` picks the execution path (see :func:`run_group`); ``auto`` is the optimised
-    path on CUDA and the plain network on CPU.
+    Args:
+        bundle: The forecaster bundle.
+        store: Initial conditions: a :class:`StoreSource` or any source with ``grid``,
+            ``name``, ``group_names``, ``channels(group)``, ``levels`` and
+            ``group_days(group, days)`` (the operational
+            :class:`~glonet_regions.forecast.operational.InitialSource`).
+        region: The region.
+        starts: Start dates (lead day index 0).
+        days: Lead days.
+        boundary: Where the open-boundary data come from
+            (:mod:`glonet_regions.forecast.boundary_sources`); None: no forcing.
+        device, progress, exec_mode: See :func:`run_group`.
     """
     say = progress or (lambda _m: None)
     if days < 1:
@@ -199,21 +217,20 @@ def run_bundle_forecast(
     grid = store.grid
     if not bundle.grid.same_as(grid):
         raise CheckpointIncompatibleError(
-            f"Checkpoint {bundle.path} was trained on {bundle.grid} but store {store.path} is "
-            f"on {grid}"
+            f"Checkpoint {bundle.path} was trained on {bundle.grid} but {store.name} is on {grid}"
         )
     n_calls = math.ceil(days / 2)
-    levels = sorted(store._levels)
+    level_table = dict(store.levels)
+    levels = sorted(level_table)
     depth_of = {li: k for k, li in enumerate(levels)}
-    depths = [store._levels[li] for li in levels]
+    depths = [level_table[li] for li in levels]
     n_s = len(starts)
     fields: dict[str, np.ndarray] = {}
     filled: list[str] = []
     trained: list[str] = []
-    has_boundary = store.reader.has_boundary
     bcfg = dict(bundle.boundary or {})
     provider = None
-    if has_boundary and bcfg.get("edges") and int(bcfg.get("width", 0)) > 0:
+    if boundary is not None and bcfg.get("edges") and int(bcfg.get("width", 0)) > 0:
         from glonet_regions.boundary.providers import make_boundary_provider
 
         provider = make_boundary_provider(
@@ -221,38 +238,37 @@ def run_bundle_forecast(
             bcfg["edges"],
             int(bcfg["width"]),
         )
+        # Every check that can fail runs before the first model call.
+        variables = [
+            v for g in store.group_names if g in bundle.groups for v, _ in store.channels(g)
+        ]
+        boundary.check(starts, 2 * n_calls, variables, provider.zone_mask(grid.shape))
     runners: dict[int, Any] = {}
-    for group in store.reader.group_names:
-        chans = store._channel_variables(group)
+    for group in store.group_names:
+        chans = store.channels(group)
         state = bundle.groups.get(group)
         if state is not None and [tuple(c) for c in state.channels] != chans:
             raise CheckpointIncompatibleError(
-                f"Checkpoint group {group!r} has channels {state.channels[:3]}... but the store "
-                f"has {chans[:3]}..."
+                f"Checkpoint group {group!r} has channels {state.channels[:3]}... but "
+                f"{store.name} has {chans[:3]}..."
             )
         model = bundle.build_model(group, device) if state is not None else None
         (trained if state is not None else filled).append(group)
         for si, start in enumerate(starts):
             inputs = [start - dt.timedelta(days=2), start - dt.timedelta(days=1)]
             x = store.group_days(group, inputs)
-            if not np.isfinite(x).any(axis=(1, 2, 3)).all():
+            if model is not None and not np.isfinite(x).any(axis=(1, 2, 3)).all():
                 raise DataError(
-                    f"Store {store.path} lacks initial day(s) {inputs[0]} / {inputs[1]} for "
-                    f"start {start}"
+                    f"{store.name} has no data of depth group {group!r} on initial day(s) "
+                    f"{inputs[0]} / {inputs[1]} for start {start}"
                 )
             if model is None:
                 pred = np.repeat(x[-1:], days, axis=0)
             else:
                 say(f"{group}: start {start}, {n_calls} call(s)")
                 bnd = None
-                if provider is not None:
-                    bdays = [start + dt.timedelta(days=k) for k in range(2 * n_calls)]
-                    bnd = store.group_days(group, bdays, boundary=True)
-                    if not np.isfinite(bnd).any(axis=(1, 2, 3)).all():
-                        raise DataError(
-                            f"Store {store.path} lacks boundary data for some of {bdays[0]}.."
-                            f"{bdays[-1]} (needed to force a {days}-day forecast)"
-                        )
+                if provider is not None and boundary is not None:
+                    bnd = boundary.fetch(group, chans, start, 2 * n_calls, x)
                 pred = run_group(
                     model,
                     x,
@@ -277,20 +293,24 @@ def run_bundle_forecast(
                         var, np.full((n_s, days, len(depths), *grid.shape), np.nan, np.float32)
                     )
                     arr[si, :, depth_of[li]] = pred[:, c]
+    mode_attrs = boundary_attrs(
+        boundary if provider is not None else None,
+        f"via {bcfg.get('provider')} (width {bcfg.get('width')})",
+    )
     attrs = provenance_attrs(
+        title=f"glonet-regions forecast of {region.name} ({mode_attrs['boundary_mode']} "
+        "boundaries)",
+        source=f"GLONET fine-tuned on {bundle.region_name} by glonet-regions (checkpoint "
+        f"{Path(str(bundle.path)).name})",
         model="glonet-regions",
         model_description=f"GLONET fine-tuned on {bundle.region_name} by glonet-regions",
         checkpoint=str(bundle.path),
         checkpoint_sha256=bundle.sha256,
         region=region.name,
         grid=str(grid.to_dict()),
-        boundary_source=(
-            f"{store.path} boundary arrays via {bcfg.get('provider')} (width {bcfg.get('width')})"
-            if provider is not None
-            else "none"
-        ),
-        initial_conditions=str(store.path),
-        source_store=str(store.path),
+        **mode_attrs,
+        initial_conditions=str(store.name),
+        source_store=str(store.path) if isinstance(store, StoreSource) else None,
         depth_groups_model=",".join(trained) or "none",
         depth_groups_persistence=",".join(filled) or "none",
     )
@@ -300,6 +320,21 @@ def run_bundle_forecast(
             "levels are PERSISTENCE (the day before the start held), not model output."
         )
     return build_cube(fields, first_days=starts, grid=grid, depths=depths, attrs=attrs)
+
+
+def boundary_attrs(boundary: BoundaryData | None, how: str = "") -> dict[str, str]:
+    """The cube attributes ``boundary_mode``, ``boundary_mode_description``, ``boundary_source``."""
+    if boundary is None:
+        return {
+            "boundary_mode": "none",
+            "boundary_mode_description": "no boundary forcing",
+            "boundary_source": "none",
+        }
+    return {
+        "boundary_mode": boundary.mode,
+        "boundary_mode_description": boundary.description(),
+        "boundary_source": f"{boundary.source} {how}".strip(),
+    }
 
 
 def snap_cube(cube: xr.Dataset, region: Region) -> xr.Dataset:

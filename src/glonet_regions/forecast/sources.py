@@ -58,7 +58,7 @@ class FileSource:
     """
 
     def __init__(self, path: str | Path, *, splits: DateSplits | None = None) -> None:
-        from glonet_regions.evaluation.truth_checks import check_truth
+        from glonet_regions.data.truth_checks import check_truth
 
         self.path = Path(path)
         self.name = str(self.path)
@@ -125,6 +125,20 @@ class StoreSource:
     def train_days(self) -> list[dt.date]:
         split = self.reader.splits.train
         return [d for d in self.dates if split.contains(d)]
+
+    @property
+    def group_names(self) -> list[str]:
+        """The store's depth groups."""
+        return list(self.reader.group_names)
+
+    @property
+    def levels(self) -> dict[int, float]:
+        """Level index -> depth (m) of every level in the store."""
+        return dict(self._levels)
+
+    def channels(self, group: str) -> list[tuple[str, int | None]]:
+        """``(variable, level index or None)`` of each channel of ``group``."""
+        return self._channel_variables(group)
 
     def _channel_variables(self, group: str) -> list[tuple[str, int | None]]:
         info = self.reader.group_info(group)

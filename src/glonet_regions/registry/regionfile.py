@@ -49,7 +49,7 @@ _GRID_KEYS = {"versions", "from_region", "subset_bbox"}
 _VERSION_KEYS = {"name", "lon0", "lat0", "nlon", "nlat", "dlon", "dlat", "description",
                  "tolerance_deg"}  # fmt: skip
 _SPLIT_KEYS = {"train", "validation", "test"}
-_BOUNDARY_KEYS = {"edges", "width", "provider", "source"}
+_BOUNDARY_KEYS = {"edges", "width", "provider", "source", "forecast_source"}
 _DATASET_KEYS = {"key", "kind", "service", "dataset_id", "product_id", "variables", "version",
                  "description"}  # fmt: skip
 _SUBREGION_KEYS = {"name", "title", "bbox"}
@@ -455,8 +455,18 @@ def _boundaries(ctx: _Ctx, value: Any) -> OpenBoundaries:
     source = d.get("source")
     if source is not None:
         source = ctx.string(source, "open_boundaries.source")
+    fsrc = d.get("forecast_source", [])
+    if isinstance(fsrc, str):
+        fsrc = [fsrc]
+    forecast_source = ctx.strings(fsrc, "open_boundaries.forecast_source")
     with ctx.at("open_boundaries"):
-        return OpenBoundaries(tuple(edges), width, provider, source)  # type: ignore[arg-type]
+        return OpenBoundaries(
+            tuple(edges),  # type: ignore[arg-type]
+            width,
+            provider,
+            source,
+            tuple(forecast_source),
+        )
 
 
 def _dataset(ctx: _Ctx, value: Any, where: str) -> SourceDataset:

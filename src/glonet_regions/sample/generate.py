@@ -7,6 +7,7 @@ physics and ``docs/sample.md`` for what it contains). Layout under ``out_dir``::
     regional/sample_regional_YYYYMMDD.nc    (time, depth, latitude, longitude) + zos
     global/sample_global_YYYYMMDD.nc        same, 1/4 degree, GLONET's 21 levels
     reference/sample_physical_forecast.nc   (first_day_datetime, lead_day_index, depth, lat, lon)
+    global_forecast/sample_global_forecast.nc  same layout, 1/4 degree: the global FORECAST
     sample_manifest.json                    everything in :class:`SampleInfo`
 
 Each regional/global file holds the consecutive days from the date in its name to the end of
@@ -19,7 +20,7 @@ import datetime as dt
 import itertools
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,9 +54,11 @@ IBI_LEVELS: tuple[float, ...] = (
 
 Variant = Literal["demo", "full"]
 MANIFEST_NAME = "sample_manifest.json"
-#: Version of the generator's dynamics, recorded in the manifest (2: red, smooth noise).
-GENERATOR_VERSION = 2
+#: Version of the generator's dynamics, recorded in the manifest (2: red, smooth noise;
+#: 3: a global forecast cube).
+GENERATOR_VERSION = 3
 FORECAST_NAME = "sample_physical_forecast.nc"
+GLOBAL_FORECAST_NAME = "sample_global_forecast.nc"
 DEFAULT_STRIDE = {"demo": 12, "full": 1}
 DEFAULT_N_DAYS = {"demo": 400, "full": 21}
 GLOBAL_RESOLUTION = 0.25
@@ -67,6 +70,9 @@ GLOBAL_ERROR = Perturbation(lag_days=1.0, smooth_km=25.0, t_bias=0.2)
 #: The global model is smoother than the regional truth: a quarter of its noise (independent).
 GLOBAL_NOISE_FACTOR = 0.25
 _STREAM_REGIONAL, _STREAM_GLOBAL, _STREAM_EDDIES, _STREAM_FORECAST = 1, 2, 3, 4
+_STREAM_GLOBAL_FORECAST = 5
+#: Warming drift of the synthetic global forecast (degC per lead day).
+GLOBAL_FORECAST_T_DRIFT = 0.02
 _VARS_3D = ("thetao", "so", "uo", "vo")
 _MAX_BLOCK = 4_000_000  # values per level block (bounded memory on the full grid)
 
@@ -91,6 +97,8 @@ class SampleInfo:
         stride: Thinning of the region's grid.
         global_grid: The 1/4 degree grid of the global files.
         global_depths: The depth levels of the global and forecast files (GLONET's 21).
+        global_forecast_files: The synthetic global FORECAST cube (1/4 degree, one run per
+            forecast start date, error growing with lead day); empty in older samples.
         forecast_first_days: ``first_day_datetime`` values of the reference forecast.
         root: The folder the sample lies in.
     """
@@ -111,6 +119,7 @@ class SampleInfo:
     global_grid: Grid | None = None
     global_depths: tuple[float, ...] = GLONET_LEVELS.values
     forecast_first_days: tuple[dt.date, ...] = ()
+    global_forecast_files: list[Path] = field(default_factory=list)
     root: Path | None = None
 
     @property
@@ -143,6 +152,7 @@ class SampleInfo:
             "global_grid": self.global_grid.to_dict() if self.global_grid else None,
             "global_depths": list(self.global_depths),
             "forecast_first_days": [d.isoformat() for d in self.forecast_first_days],
+            "global_forecast_files": [rel(p) for p in self.global_forecast_files],
         }
 
     @classmethod
@@ -162,6 +172,7 @@ class SampleInfo:
                 k: [root / p for p in d[k]]
                 for k in ("regional_files", "global_files", "reference_forecast_files")
             }
+            files["global_forecast_files"] = [root / p for p in d.get("global_forecast_files", [])]
             info = cls(
                 **files,
                 grid=Grid.from_dict(d["grid"]),
@@ -432,6 +443,53 @@ def _write_forecast(
         ds.setncattr("forecast_flow_factors", np.asarray(factors, dtype=np.float64))
 
 
+def _write_global_forecast(
+    path: Path,
+    ocean: SyntheticOcean,
+    static: OceanOnGrid,
+    first_days: list[dt.date],
+    attrs: dict[str, Any],
+    *,
+    seed: int,
+    noise: RedNoise,
+) -> None:
+    """The synthetic GLOBAL forecast: one run issued on each start date, 1/4 degree.
+
+    A run issued on ``R`` starts from the synthetic global model's state of ``R - 1`` (its
+    initial error: eddies one day late and smoothed over 25 km, a 0.2 degC warm bias and the
+    global model's own noise of that day), then diverges: eddies alive at ``R - 1`` drift with a
+    mean flow off by 10-20 % and a random velocity error, eddies born later are unknown, and the
+    warm bias grows by :data:`GLOBAL_FORECAST_T_DRIFT` per lead day.
+    """
+    with io.atomic_dataset(path, attrs) as ds:
+        io.define_time(ds, "first_day_datetime", first_days, long_name="run (issue) date")
+        ds.createDimension("lead_day_index", FORECAST_LEADS)
+        lead = ds.createVariable("lead_day_index", "i4", ("lead_day_index",))
+        lead.setncatts(
+            {"long_name": "forecast lead (days); lead i is valid on first_day_datetime + i days",
+             "units": "1"}
+        )  # fmt: skip
+        lead[:] = np.arange(FORECAST_LEADS, dtype=np.int32)
+        io.define_space(ds, static.grid, static.depths)
+        leading = ("first_day_datetime", "lead_day_index")
+        vars_ = io.define_variables(ds, leading, static.grid, coarse=True)
+        for s, first in enumerate(first_days):
+            init = float((first - ocean.start).days - 1)
+            rng = np.random.default_rng([seed, _STREAM_GLOBAL_FORECAST, s])
+            fc, factor = _forecast_ocean(ocean, init, rng)
+            for lead_i in range(FORECAST_LEADS):
+                pert = Perturbation(
+                    lag_days=GLOBAL_ERROR.lag_days, smooth_km=GLOBAL_ERROR.smooth_km,
+                    t_bias=GLOBAL_ERROR.t_bias, t_bias_per_day=GLOBAL_FORECAST_T_DRIFT,
+                    flow_factor=factor,
+                )  # fmt: skip
+                state = fc.fields(static, init + 1 + lead_i, pert=pert, lead_days=1 + lead_i)
+                _write_state(
+                    vars_, (s, lead_i), state, static, noise=noise, day_index=max(int(init), 0)
+                )
+        ds.setncattr("forecast_initialisation", "global model state of the day before the run")
+
+
 def generate_sample(
     region: Region,
     out_dir: str | Path,
@@ -515,6 +573,13 @@ def generate_sample(
         seed=seed,
     )  # fmt: skip
 
+    gf_path = root / "global_forecast" / GLOBAL_FORECAST_NAME
+    _write_global_forecast(
+        gf_path, ocean, gl_static, first_days,
+        _global_attrs("global model FORECAST (1/4 degree)", region, variant, seed, start_day),
+        seed=seed, noise=gl_noise,
+    )  # fmt: skip
+
     description = (
         f"SYNTHETIC SAMPLE for region {region.name!r} ({variant}, seed {seed}): {n_days} daily "
         f"means from {start_day} on the region's grid {full.shape} thinned by {stride} to "
@@ -540,6 +605,7 @@ def generate_sample(
         global_grid=gl_grid,
         global_depths=gl_depths,
         forecast_first_days=tuple(first_days),
+        global_forecast_files=[gf_path],
         root=root,
     )
     manifest = info.to_dict()
@@ -547,8 +613,9 @@ def generate_sample(
     manifest["generation_seconds"] = round(time.perf_counter() - t0, 2)
     manifest["bytes"] = {
         k: sum(p.stat().st_size for p in getattr(info, k))
-        for k in ("regional_files", "global_files", "reference_forecast_files")
-    }
+        for k in ("regional_files", "global_files", "reference_forecast_files",
+                  "global_forecast_files")
+    }  # fmt: skip
     tmp = root / f".{MANIFEST_NAME}.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
     tmp.replace(root / MANIFEST_NAME)
