@@ -284,6 +284,20 @@ def test_demo_levels_subset() -> None:
         assert min(abs(t - d) for d in demo) < 0.05
 
 
+def test_levels_come_from_the_region() -> None:
+    """A region without native levels gets its own target levels, not another region's."""
+    from dataclasses import replace
+
+    from glonet_regions.core.depth import DepthLevels
+    from glonet_regions.testing import make_dummy_region
+
+    plain = make_dummy_region()
+    assert plain.native_levels is None
+    assert native_levels_for(plain, "full") == plain.depth.levels.values
+    own = replace(plain, native_levels=DepthLevels((0.5, 3.0, 10.0, 6000.0)))
+    assert native_levels_for(own, "full") == (0.5, 3.0, 10.0, 6000.0)
+
+
 @pytest.mark.slow  # importing global_land_mask.globe decompresses its whole 0.9 GB mask
 def test_land_matches_global_land_mask() -> None:
     from global_land_mask import globe

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from glonet_regions.cli._choices import RegistryChoice
 from glonet_regions.cli._errors import user_errors
 
 
@@ -76,6 +77,14 @@ def _floats(value: str | None) -> list[float] | None:
     help="Particles per zone and start date of the Lagrangian trajectory deviation "
     "(surface drifters advected with each model's and the truth's currents); 0 disables it.",
 )
+@click.option(
+    "--metric",
+    "metric_names",
+    multiple=True,
+    type=RegistryChoice("metric"),
+    help="A registered metric to score (repeatable; default every registered one: rmsd, rmse, "
+    "bias, acc and plugins').",
+)
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
 @user_errors
 def evaluate(
@@ -90,6 +99,7 @@ def evaluate(
     lead_days: str | None,
     depths: str | None,
     lagrangian_particles: int,
+    metric_names: tuple[str, ...],
     no_plots: bool,
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
@@ -102,7 +112,7 @@ def evaluate(
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.align import open_daily
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
-    from glonet_regions.evaluation.pipeline import evaluate_forecast
+    from glonet_regions.evaluation.pipeline import evaluate_forecast, registry_metrics
     from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
     from glonet_regions.forecast.cube import open_cube
     from glonet_regions.forecast.sources import FileSource, StoreSource
@@ -153,6 +163,7 @@ def evaluate(
         lead_days=lead_day_list,
         depths=depth_list,
         lagrangian_particles=lagrangian_particles,
+        metrics=registry_metrics(metric_names) if metric_names else None,
         progress=say,
     )
     if no_plots:

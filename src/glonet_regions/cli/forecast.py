@@ -64,7 +64,10 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "--truth", type=click.Path(path_type=Path), help="Daily file (only with --persistence)."
 )
 @click.option(
-    "--device", default="cpu", show_default=True, help="Torch device (cpu, cuda, cuda:1)."
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA when available, else the CPU) | cpu | cuda | cuda:N.",
 )
 @click.option(
     "--exec-mode",
@@ -146,13 +149,15 @@ def forecast(
         if isinstance(source, StoreSource):
             cube.attrs["source_store"] = str(source.path)
     else:
+        from glonet_regions.engine.distributed import pick_device
+
         cube = run_bundle_forecast(
             bundle,
             source,
             region,
             starts,
             days,
-            device=device,
+            device=str(pick_device(device)),
             exec_mode=exec_mode,
             progress=lambda m: click.echo(f"forecast: {m}", err=True),
         )

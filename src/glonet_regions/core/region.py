@@ -107,6 +107,7 @@ class OpenBoundaries:
     width: int = 8
     provider: str = "relaxation"
     source: str | None = None
+    regridder: str = "builtin"
 
     def __post_init__(self) -> None:
         edges = tuple(self.edges)
@@ -142,6 +143,7 @@ class OpenBoundaries:
             "width": self.width,
             "provider": self.provider,
             "source": self.source,
+            "regridder": self.regridder,
         }
 
 
