@@ -10,12 +10,14 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from ibi_levels import IBI_LEVELS
 
 from glonet_regions.core import (
     GLONET_LEVELS,
     BBox,
     DateRange,
     DateSplits,
+    DepthLevels,
     Grid,
     GridVersion,
     OpenBoundaries,
@@ -51,6 +53,7 @@ def ibi36_like() -> Region:
             DateRange("2020-01-01", "2020-12-31"),
         ),
         open_boundaries=OpenBoundaries(("west", "north", "south", "east"), 8),
+        native_levels=DepthLevels(IBI_LEVELS),
     )
 
 
@@ -288,7 +291,6 @@ def test_levels_come_from_the_region() -> None:
     """A region without native levels gets its own target levels, not another region's."""
     from dataclasses import replace
 
-    from glonet_regions.core.depth import DepthLevels
     from glonet_regions.testing import make_dummy_region
 
     plain = make_dummy_region()

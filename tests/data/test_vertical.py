@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ibi_levels import IBI_LEVELS
 
 from glonet_regions.core.depth import GLONET_LEVELS
 from glonet_regions.core.errors import ValidationError
@@ -16,15 +17,6 @@ from glonet_regions.data.vertical import (
     interpolate_levels,
 )
 
-#: IBI's 50 native z-levels (m).
-IBI_LEVELS: tuple[float, ...] = (
-    0.494025, 1.541375, 2.645669, 3.819495, 5.078224, 6.440614, 7.92956, 9.572997, 11.405,
-    13.46714, 15.81007, 18.49556, 21.59882, 25.21141, 29.44473, 34.43415, 40.34405, 47.37369,
-    55.76429, 65.80727, 77.85385, 92.32607, 109.7293, 130.666, 155.8507, 186.1256, 222.4752,
-    266.0403, 318.1274, 380.213, 453.9377, 541.0889, 643.5668, 763.3331, 902.3393, 1062.44,
-    1245.291, 1452.251, 1684.284, 1941.893, 2225.078, 2533.336, 2865.703, 3220.82, 3597.032,
-    3992.484, 4405.224, 4833.291, 5274.784, 5727.917,
-)  # fmt: skip
 IBI = np.asarray(IBI_LEVELS)
 GLONET = np.asarray(GLONET_LEVELS.values)
 

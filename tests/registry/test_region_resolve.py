@@ -41,9 +41,11 @@ def _child_file(tmp_path: Path) -> Path:
     path = tmp_path / "child.yaml"
     path.write_text(
         dummy_file_text(
-            "child", bbox="bbox: [-16.0, -8.0, 34.0, 42.0]",
-            grid="grid: {from_region: parent}", resolution_deg="",
-        )  # fmt: skip
+            "child",
+            bbox="bbox: [-16.0, -8.0, 34.0, 42.0]",
+            grid="grid: {from_region: parent}",
+            resolution_deg="",
+        )
     )
     return path
 

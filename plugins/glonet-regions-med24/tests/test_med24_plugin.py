@@ -34,8 +34,10 @@ def test_registered_through_its_entry_point() -> None:
 def test_grid_is_the_products_1_24_grid(region) -> None:
     grid = region.grid
     assert grid.shape == (380, 1307) and region.resolution_deg == pytest.approx(1 / 24)
-    assert grid.lon[0] == pytest.approx(-18.125) and grid.lon[-1] == pytest.approx(36.2917, abs=1e-4)
-    assert grid.lat[0] == pytest.approx(30.1875) and grid.lat[-1] == pytest.approx(45.9792, abs=1e-4)
+    assert grid.lon[0] == pytest.approx(-18.125)
+    assert grid.lon[-1] == pytest.approx(36.2917, abs=1e-4)
+    assert grid.lat[0] == pytest.approx(30.1875)
+    assert grid.lat[-1] == pytest.approx(45.9792, abs=1e-4)
     # The demo sample (every 12th node) is no larger than ibi36's (73 x 91).
     assert grid.isel(slice(None, None, 12), slice(None, None, 12)).size <= 73 * 91
 

@@ -20,6 +20,7 @@ from glonet_regions.registry.regionfile import (
     parse_region_file,
 )
 
+
 @dataclass(frozen=True)
 class FileOrigin:
     """A region file and who pointed at its folder (a plugin name, or an option)."""

@@ -47,7 +47,7 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
     )
 
 
-class _NotRegisteredYet(Exception):  # noqa: N818 - control flow, never shown to users
+class _NotRegisteredYet(Exception):
     """Raised by a ``register_regions`` hook's ``resolve`` for a region not registered yet."""
 
     def __init__(self, name: str) -> None:
@@ -138,10 +138,12 @@ class Registry:
                         )
                     found.append(region)
 
-                def resolve(name: str, me: str = impl.plugin_name) -> Region:
+                others = any(p.plugin_name != impl.plugin_name for p in pending)
+
+                def resolve(name: str, others: bool = others) -> Region:
                     if name in regions:
                         return regions[name]
-                    if any(p.plugin_name != me for p in pending):
+                    if others:  # another plugin may register it: call this one again later
                         raise _NotRegisteredYet(name)
                     raise _unknown("region", name, regions)
 
