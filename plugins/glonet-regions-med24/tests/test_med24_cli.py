@@ -54,5 +54,5 @@ def test_finetune_forecast_evaluate_med24_sample(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     scores = json.loads((report / "scores.json").read_text())
-    rows = scores["rows"] if isinstance(scores, dict) else scores
+    rows = scores["rows"]
     assert {"alboran", "levantine"} & {r["subregion"] for r in rows}
