@@ -59,7 +59,7 @@ def make_regridder(
 
     method = normalise_method(method)
     factory = get_regridder(ALIASES.get(backend, backend))
-    return factory(source_grid, target_grid, method, **options)  # type: ignore[no-any-return]
+    return factory(source_grid, target_grid, method, **options)
 
 
 def crop_to_overlap(source_grid: Grid, target_grid: Grid, *, source: str | None = None) -> Grid:
