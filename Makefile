@@ -16,10 +16,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml plugins/glonet-regions-ibi36/pyproject.toml
+$(VENV)/.installed: $(BIN)/activate pyproject.toml plugins/glonet-regions-ibi36/pyproject.toml \
+		plugins/glonet-regions-med24/pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	$(BIN)/python -m pip install -q --no-deps -e plugins/glonet-regions-ibi36 -e docs/examples/glonet-regions-example
+	$(BIN)/python -m pip install -q --no-deps -e plugins/glonet-regions-ibi36 \
+		-e plugins/glonet-regions-med24 -e docs/examples/glonet-regions-example
 	touch $@
 
 setup: $(VENV)/.installed

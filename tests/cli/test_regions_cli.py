@@ -119,7 +119,7 @@ def test_plugins_json_lists_builtins() -> None:
     assert infos["builtin-core"]["distribution"] == "glonet-regions"
     assert infos["builtin-core"]["version"]
     assert "register_sources" in infos["builtin-core"]["hooks"]
-    assert infos["builtin-declarative"]["hooks"] == ["register_region_paths"]
+    assert "builtin-declarative" not in infos  # core ships no region files
 
 
 def test_plugins_table() -> None:

@@ -10,12 +10,14 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from ibi_levels import IBI_LEVELS
 
 from glonet_regions.core import (
     GLONET_LEVELS,
     BBox,
     DateRange,
     DateSplits,
+    DepthLevels,
     Grid,
     GridVersion,
     OpenBoundaries,
@@ -51,6 +53,7 @@ def ibi36_like() -> Region:
             DateRange("2020-01-01", "2020-12-31"),
         ),
         open_boundaries=OpenBoundaries(("west", "north", "south", "east"), 8),
+        native_levels=DepthLevels(IBI_LEVELS),
     )
 
 
@@ -309,6 +312,19 @@ def test_demo_levels_subset() -> None:
     assert set(demo) <= set(full) and len(demo) == 30
     for t in GLONET_LEVELS.values:
         assert min(abs(t - d) for d in demo) < 0.05
+
+
+def test_levels_come_from_the_region() -> None:
+    """A region without native levels gets its own target levels, not another region's."""
+    from dataclasses import replace
+
+    from glonet_regions.testing import make_dummy_region
+
+    plain = make_dummy_region()
+    assert plain.native_levels is None
+    assert native_levels_for(plain, "full") == plain.depth.levels.values
+    own = replace(plain, native_levels=DepthLevels((0.5, 3.0, 10.0, 6000.0)))
+    assert native_levels_for(own, "full") == (0.5, 3.0, 10.0, 6000.0)
 
 
 @pytest.mark.slow  # importing global_land_mask.globe decompresses its whole 0.9 GB mask

@@ -7,6 +7,7 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ibi_levels import IBI_LEVELS
 
 from glonet_regions.core.depth import GLONET_LEVELS
 from glonet_regions.core.errors import ValidationError
@@ -15,7 +16,6 @@ from glonet_regions.data.vertical import (
     interpolate_dataset,
     interpolate_levels,
 )
-from glonet_regions.sample.generate import IBI_LEVELS
 
 IBI = np.asarray(IBI_LEVELS)
 GLONET = np.asarray(GLONET_LEVELS.values)

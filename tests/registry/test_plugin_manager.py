@@ -125,7 +125,7 @@ def test_source_tree_fallback_registers_builtins(monkeypatch) -> None:
     monkeypatch.setattr(manager, "load_entry_point", spy)
     pm = make_plugin_manager(block=())
     assert loaded == [name for name, _ in BUILTIN_ENTRY_POINTS]
-    assert pm.has_plugin("builtin-core") and pm.has_plugin("builtin-declarative")
+    assert pm.has_plugin("builtin-core")
     infos = {p.name: p for p in Registry(pm, environ={}).plugin_infos()}
     assert infos["builtin-core"].distribution == "glonet-regions"
     assert infos["builtin-core"].version is not None

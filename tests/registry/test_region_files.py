@@ -7,11 +7,7 @@ from registry_test_helpers import dummy_file_text
 
 from glonet_regions import load_region_file
 from glonet_regions.core.errors import ConfigError
-from glonet_regions.registry.declarative import (
-    BUILTIN_REGIONS_DIR,
-    FileOrigin,
-    resolve_region_files,
-)
+from glonet_regions.registry.declarative import FileOrigin, resolve_region_files
 from glonet_regions.registry.regionfile import parse_region_file
 from glonet_regions.testing import check_region, make_dummy_region
 
@@ -110,7 +106,7 @@ splits:
   validation: [2001-01-01, 2001-06-30]
   test: [2001-07-01, 2001-12-31]
 open_boundaries: {edges: [west, south], width: 3, provider: strip, source: model,
-                  forecast_source: model}
+                  forecast_source: model, regridder: xesmf}
 datasets:
   - {key: model, kind: reanalysis, service: local, dataset_id: /data/model.zarr,
      product_id: P, variables: {thetao: temp, chl: CHL}, version: "2024", description: d}
@@ -127,7 +123,7 @@ extra: {anything: [1, 2]}
     assert r.native_levels is not None and len(r.native_levels) == 6
     assert r.open_boundaries.to_dict() == {
         "edges": ["west", "south"], "width": 3, "provider": "strip", "source": "model",
-        "forecast_source": ["model"],
+        "forecast_source": ["model"], "regridder": "xesmf",
     }  # fmt: skip
     assert r.datasets[0].variables == {"thetao": "temp", "chl": "CHL"}
     assert r.datasets[0].version == "2024"
@@ -176,15 +172,22 @@ def test_files_resolve_in_dependency_order(tmp_path) -> None:
     assert out.regions["child"][0].grid.shape == (5, 5)
 
 
-def test_builtin_folder_holds_biscay36() -> None:
-    rf = parse_region_file(BUILTIN_REGIONS_DIR / "biscay36.yaml")
+def test_ibi36_plugin_folder_holds_biscay36() -> None:
+    ibi36 = pytest.importorskip("glonet_regions_ibi36.plugin", reason="ibi36 plugin not installed")
+    rf = parse_region_file(ibi36.REGIONS_DIR / "biscay36.yaml")
     assert rf.name == "biscay36" and set(rf.references) == {"ibi36"}
+
+
+def test_a_reference_without_a_resolver_is_a_clear_error(tmp_path) -> None:
+    text = dummy_file_text("sub", grid="grid: {from_region: dummy}", resolution_deg="")
+    with pytest.raises(ConfigError, match=r"grid\.from_region.*'dummy'.*no resolver.*resolve="):
+        load_region_file(_write(tmp_path, text))
 
 
 def test_biscay36_is_an_exact_subgrid_of_ibi36() -> None:
     ibi36 = pytest.importorskip("glonet_regions_ibi36.plugin", reason="ibi36 plugin not installed")
     parent = ibi36.load_region()
-    region = load_region_file(BUILTIN_REGIONS_DIR / "biscay36.yaml", resolve={"ibi36": parent})
+    region = load_region_file(ibi36.REGIONS_DIR / "biscay36.yaml", resolve={"ibi36": parent})
     assert [v.name for v in region.grid_versions] == ["v1", "v2"]
     for version in region.grid_versions:
         idx = parent.grid_version(version.name).locate(version.grid.lat, version.grid.lon)

@@ -169,7 +169,6 @@ def test_plugin_infos_list_name_distribution_version_hooks() -> None:
     infos = {p.name: p for p in _registry(("dummy", DummyPlugin())).plugin_infos()}
     assert infos["dummy"].hooks == ("register_evaluation", "register_regions")
     assert infos["dummy"].distribution is None
-    assert infos["builtin-declarative"].hooks == ("register_region_paths",)
     assert infos["builtin-core"].to_dict()["distribution"] == "glonet-regions"
 
 

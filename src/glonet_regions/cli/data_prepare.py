@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from glonet_regions.cli._choices import RegistryChoice
 from glonet_regions.cli._errors import user_errors
 
 
@@ -27,7 +28,9 @@ class _Date(click.ParamType):
 DATE = _Date()
 
 
-def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) -> Any:
+def _registry_source(
+    region: Any, start: dt.date | None, end: dt.date | None, service: str | None = None
+) -> Any:
     from glonet_regions.core.errors import DataError
     from glonet_regions.data.canonical_source import CanonicalSource, InputRef
 
@@ -40,9 +43,13 @@ def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) ->
     return CanonicalSource(
         region,
         tuple(
-            InputRef(service=d.service, dataset_key=d.key, start=start, end=end) for d in regional
+            InputRef(service=service or d.service, dataset_key=d.key, start=start, end=end)
+            for d in regional
         ),
-        tuple(InputRef(service=d.service, dataset_key=d.key, start=start, end=end) for d in glob),
+        tuple(
+            InputRef(service=service or d.service, dataset_key=d.key, start=start, end=end)
+            for d in glob
+        ),
     )
 
 
@@ -83,6 +90,14 @@ def _registry_source(region: Any, start: dt.date | None, end: dt.date | None) ->
     help="Global file for the boundary data (repeatable).",
 )
 @click.option(
+    "--source",
+    "source_name",
+    type=RegistryChoice("source"),
+    default=None,
+    help="Read the region's datasets through this registered source (copernicusmarine, "
+    "local or a plugin's) instead of the one each dataset names.",
+)
+@click.option(
     "--sample-dir",
     type=click.Path(path_type=Path),
     default=None,
@@ -95,8 +110,8 @@ def prepare(
     region_name: str, use_sample: bool, start: dt.date | None, end: dt.date | None, out: Path,
     scheduler: str | None, storage_dtype: str, chunk_days: int, shard_days: int,
     workers: int | None,
-    regional: tuple[str, ...], global_files: tuple[str, ...], sample_dir: Path | None,
-    variant: str, seed: int,
+    regional: tuple[str, ...], global_files: tuple[str, ...], source_name: str | None,
+    sample_dir: Path | None, variant: str, seed: int,
 ) -> None:  # fmt: skip
     """Build (or resume) the zarr training store of REGION_NAME.
 
@@ -107,6 +122,13 @@ def prepare(
     from glonet_regions.data.store import Layout
     from glonet_regions.registry.facade import get_region
 
+    if source_name is not None and (use_sample or regional):
+        from glonet_regions.core.errors import ValidationError
+
+        raise ValidationError(
+            "--source reads the region's datasets: it cannot be combined with --sample or "
+            "--regional"
+        )
     region = get_region(region_name)
     layout = Layout(chunk_days, shard_days, storage_dtype=storage_dtype)
     command = " ".join(["glonet-regions", *sys.argv[1:]])
@@ -122,7 +144,7 @@ def prepare(
 
             source = CanonicalSource.from_files(region, regional, global_files)
         else:
-            source = _registry_source(region, start, end)
+            source = _registry_source(region, start, end, source_name)
         result = prepare_store(
             out, source, region=region, start=start, end=end, layout=layout,
             workers=workers, scheduler=scheduler, command=command, log=click.echo,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from glonet_regions.cli._choices import RegistryChoice
 from glonet_regions.cli._errors import user_errors
 
 
@@ -21,10 +22,11 @@ from glonet_regions.cli._errors import user_errors
 )
 @click.option(
     "--backend",
-    type=click.Choice(["builtin", "xesmf", "weights-file"]),
+    type=RegistryChoice("regridder", aliases={"weights_file": "weights-file"}),
     default="builtin",
     show_default=True,
-    help="Where the weights come from (xesmf needs esmpy; weights-file needs --weights).",
+    help="A registered regridder: builtin, weights-file (needs --weights), xesmf (needs "
+    "esmpy) or a plugin's (`glonet-regions plugins`).",
 )
 @click.option(
     "--weights",

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from glonet_regions.cli._choices import RegistryChoice
 from glonet_regions.cli._errors import user_errors
 
 
@@ -86,6 +87,14 @@ def _floats(value: str | None) -> list[float] | None:
     "with --boundary reanalysis): the summary and report add its skill minus this run's "
     "at lead days 1, 5 and 10.",
 )
+@click.option(
+    "--metric",
+    "metric_names",
+    multiple=True,
+    type=RegistryChoice("metric"),
+    help="A registered metric to score (repeatable; default every registered one: rmsd, rmse, "
+    "bias, acc and plugins').",
+)
 @click.option("--no-plots", is_flag=True, help="Write scores only.")
 @user_errors
 def evaluate(
@@ -101,6 +110,7 @@ def evaluate(
     depths: str | None,
     lagrangian_particles: int,
     compare_scores: Path | None,
+    metric_names: tuple[str, ...],
     no_plots: bool,
 ) -> None:
     """Score a forecast and the baselines (persistence, climatology, global model, references).
@@ -113,7 +123,7 @@ def evaluate(
     """
     from glonet_regions.core.errors import ValidationError
     from glonet_regions.evaluation.locate import sample_info_for_store, store_from_hints
-    from glonet_regions.evaluation.pipeline import evaluate_forecast
+    from glonet_regions.evaluation.pipeline import evaluate_forecast, registry_metrics
     from glonet_regions.evaluation.scoring import OCEANBENCH_DEPTHS
     from glonet_regions.forecast.cube import open_cube
     from glonet_regions.forecast.sources import FileSource, StoreSource
@@ -178,6 +188,7 @@ def evaluate(
         lead_days=lead_day_list,
         depths=depth_list,
         lagrangian_particles=lagrangian_particles,
+        metrics=registry_metrics(metric_names) if metric_names else None,
         progress=say,
     )
     if other_scores is not None:

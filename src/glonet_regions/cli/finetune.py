@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from glonet_regions.cli._choices import RegistryChoice
 from glonet_regions.cli._errors import user_errors
 
 
@@ -172,7 +173,11 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--val-calls", type=int, help="Model calls of validation rollouts.")
 @click.option("--max-val-batches", type=int, help="Validation batches per evaluation at most.")
 @click.option("--variable-weights", help="Loss weights VAR=W,...")
-@click.option("--boundary-provider", help="strip | relaxation | none | a plugin's [region].")
+@click.option(
+    "--boundary-provider",
+    type=RegistryChoice("boundary provider"),
+    help="A registered boundary provider: strip | relaxation | none | a plugin's [region].",
+)
 @click.option("--boundary-width", type=int, help="Boundary zone width in cells [region].")
 @click.option("--amp/--no-amp", default=None, help="bf16 autocast on CUDA.")
 @click.option(

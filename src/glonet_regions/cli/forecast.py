@@ -90,8 +90,10 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "their first day, or a Copernicus Marine dataset id. Default: the sample's global "
     "forecast with --sample, else the region's open_boundaries.forecast_source.",
 )
-@click.option(
-    "--device", default="cpu", show_default=True, help="Torch device (cpu, cuda, cuda:1)."
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA when available, else the CPU) | cpu | cuda | cuda:N.",
 )
 @click.option(
     "--exec-mode",
@@ -199,6 +201,7 @@ def forecast(
         if isinstance(source, StoreSource):
             cube.attrs["source_store"] = str(source.path)
     else:
+        from glonet_regions.engine.distributed import pick_device
         from glonet_regions.forecast.operational import boundary_data, default_boundary_mode
 
         bsource = boundary_source or sample_forecast
@@ -229,7 +232,7 @@ def forecast(
             starts,
             days,
             boundary=bnd,
-            device=device,
+            device=str(pick_device(device)),
             exec_mode=exec_mode,
             progress=lambda m: click.echo(f"forecast: {m}", err=True),
         )

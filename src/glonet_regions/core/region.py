@@ -110,6 +110,7 @@ class OpenBoundaries:
         source: Dataset key of the boundary data of training (a global reanalysis).
         forecast_source: Dataset key(s) of the global analysis-forecast that forces the
             boundaries of a real forecast (its run issued on or before the start date).
+        regridder: Registered regridder that puts the boundary data on the region's grid.
     """
 
     edges: tuple[Edge, ...]
@@ -117,6 +118,7 @@ class OpenBoundaries:
     provider: str = "relaxation"
     source: str | None = None
     forecast_source: tuple[str, ...] = ()
+    regridder: str = "builtin"
 
     def __post_init__(self) -> None:
         edges = tuple(self.edges)
@@ -159,6 +161,7 @@ class OpenBoundaries:
             "provider": self.provider,
             "source": self.source,
             "forecast_source": list(self.forecast_source),
+            "regridder": self.regridder,
         }
 
 

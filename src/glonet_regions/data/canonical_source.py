@@ -4,7 +4,8 @@ opened through registered sources (Copernicus Marine).
 Regional inputs are read with :func:`glonet_regions.data.reader.open_canonical` (so every
 reader check applies and errors name the file), recognised on the region's grids, and
 interpolated from their native levels to GLONET's 21 (NaN below the bottom). The global input,
-if any, is interpolated likewise and regridded (builtin bilinear, NaN-aware) onto the store
+if any, is interpolated likewise and regridded (bilinear, NaN-aware, with the regridder the
+region names in ``open_boundaries.regridder``, looked up in the plugin registry) onto the store
 grid: it becomes the store's boundary data. Files are opened lazily, once per process.
 """
 
@@ -227,9 +228,12 @@ class CanonicalSource:
         if "global" not in state:
             raise DataError("No global input was given for the boundary data")
         if "regridder" not in state:
-            from glonet_regions.data.regrid.builtin import BuiltinRegridder
+            from glonet_regions.data.regrid import make_regridder
 
-            state["regridder"] = BuiltinRegridder(state["global_grid"], state["grid"], "bilinear")
+            state["regridder"] = make_regridder(
+                state["global_grid"], state["grid"], "bilinear",
+                self.region.open_boundaries.regridder,
+            )  # fmt: skip
         fields = self._read(state["global"], days)
         rg = state["regridder"]
         return {k: np.asarray(rg.regrid(v), dtype=np.float32) for k, v in fields.items()}
@@ -251,6 +255,10 @@ class CanonicalSource:
             "regional": [info(r) for r in self.regional],
             "global": [info(r) for r in self.global_],
             "vertical": "linear to GLONET's 21 levels (data.vertical), NaN below the bottom",
-            "boundary_regridding": "builtin bilinear (NaN-aware)" if self.global_ else None,
+            "boundary_regridding": (
+                f"{self.region.open_boundaries.regridder} bilinear (NaN-aware)"
+                if self.global_
+                else None
+            ),
             **self.description,
         }

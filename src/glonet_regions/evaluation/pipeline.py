@@ -90,16 +90,21 @@ class EvaluationResult:
     comparison: tuple[pd.DataFrame, str] | None = None
 
 
-def registry_metrics() -> dict[str, MetricSpec]:
-    """Metrics registered through ``register_metrics`` (the built-ins if the registry fails)."""
-    try:
-        from glonet_regions.registry.facade import get_registry
+def registry_metrics(names: Sequence[str] | None = None) -> dict[str, MetricSpec]:
+    """Metrics registered through ``register_metrics``, looked up by name.
 
-        table = get_registry().components("metric")
-    except Exception:
-        return dict(BUILTIN_METRICS)
+    Args:
+        names: Which metrics (default: every registered one).
+
+    Raises:
+        UnknownNameError: A name is not registered (the message lists the known ones).
+    """
+    from glonet_regions.registry.facade import get_registry
+
+    registry = get_registry()
     out: dict[str, MetricSpec] = {}
-    for name, comp in table.items():
+    for name in registry.names("metric") if names is None else names:
+        comp = registry.component("metric", name)
         fn = comp.load()
         convention = str(comp.options.get("convention", "custom"))
         needs = "climatology" in inspect.signature(fn).parameters
@@ -171,7 +176,7 @@ def evaluate_forecast(
         depths: Depths to score (default OceanBench's).
         subregions: Sub-regions to score over (default: the region's own).
         diagnostics: Diagnostics (default: mixed-layer depth and geostrophic currents).
-        metrics: Metric table (default: the registry's, else the built-ins).
+        metrics: Metric table (default: every registered metric, :func:`registry_metrics`).
         climatology_window: Smoothing window of the day-of-year climatology (days).
         map_lead_days: Lead days of the error maps (default: first, middle, last scored).
         lagrangian_particles: Particles per zone and start date of the Lagrangian trajectory

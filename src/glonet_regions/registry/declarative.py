@@ -1,34 +1,24 @@
-"""The built-in declarative plugin: region files in folders, resolved after code plugins.
+"""Region files in folders, resolved after code plugins.
 
-As a plugin it registers the package's own folder of region files
-(``glonet_regions/regions/``). Its helpers find region files in folders and build them in
-dependency order, so a file may refer (``grid.from_region``, ``datasets_from``) to a region
-registered by a code plugin or to one declared in another file.
+Folders come from plugins (hook ``register_region_paths``), ``GLONET_REGIONS_PATH`` and
+``--regions-dir``; glonet-regions itself ships none. These helpers find region files in
+folders and build them in dependency order, so a file may refer (``grid.from_region``,
+``datasets_from``) to a region registered by a code plugin or to one declared in another file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from glonet_regions.core.errors import ConfigError, DuplicateNameError
 from glonet_regions.core.region import Region
-from glonet_regions.registry.markers import hookimpl
 from glonet_regions.registry.regionfile import (
     REGION_FILE_SUFFIXES,
     RegionFile,
     parse_region_file,
 )
-
-#: The folder of region files shipped with glonet-regions.
-BUILTIN_REGIONS_DIR = Path(__file__).resolve().parent.parent / "regions"
-
-
-@hookimpl
-def register_region_paths(register: Callable[[Path], None]) -> None:
-    """Register the built-in folder of region files."""
-    register(BUILTIN_REGIONS_DIR)
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,14 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
     )
 
 
+class _NotRegisteredYet(Exception):
+    """Raised by a ``register_regions`` hook's ``resolve`` for a region not registered yet."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class Registry:
     """Regions and components provided by the plugins of one plugin manager.
 
@@ -109,6 +117,77 @@ class Registry:
                 ) from exc
 
     # -- regions -------------------------------------------------------------------------
+    def _call_region_hooks(
+        self, regions: dict[str, Region], providers: dict[str, Provider]
+    ) -> None:
+        """Call every ``register_regions``, each plugin after those whose regions it resolves.
+
+        A plugin's ``resolve(name)`` returns a region another plugin registers. When that
+        plugin has not run yet, the call is abandoned (its registrations dropped) and retried
+        after the others, so plugins are called in the order their references need.
+        """
+        pending = [
+            impl
+            for impl in self.pm.hook.register_regions.get_hookimpls()
+            if not (impl.hookwrapper or impl.wrapper)
+        ]
+        while pending:
+            deferred: list[tuple[Any, str]] = []
+            for impl in pending:
+                provider = self._provider(impl.plugin_name)
+                found: list[Region] = []
+
+                def register(region: Any, provider: Provider = provider,
+                             found: list[Region] = found) -> None:  # fmt: skip
+                    if not isinstance(region, Region):
+                        raise RegistryError(
+                            f"{provider.describe()} registered {type(region).__name__} in "
+                            "register_regions; expected a glonet_regions.Region"
+                        )
+                    found.append(region)
+
+                others = any(p.plugin_name != impl.plugin_name for p in pending)
+
+                def resolve(name: str, others: bool = others) -> Region:
+                    if name in regions:
+                        return regions[name]
+                    if others:  # another plugin may register it: call this one again later
+                        raise _NotRegisteredYet(name)
+                    raise _unknown("region", name, regions)
+
+                args = {"register": register, "resolve": resolve}
+                try:
+                    impl.function(*[args[a] for a in impl.argnames])
+                except _NotRegisteredYet as exc:
+                    deferred.append((impl, exc.name))
+                    continue
+                except GlonetRegionsError:
+                    raise
+                except Exception as exc:
+                    raise RegistryError(
+                        f"{provider.describe()} failed in hook register_regions: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                for region in found:
+                    if region.name in regions:
+                        raise DuplicateNameError(
+                            f"Region {region.name!r} is registered by "
+                            f"{providers[region.name].describe()} and by {provider.describe()}"
+                        )
+                    regions[region.name] = replace(region, plugin=provider.plugin)
+                    providers[region.name] = provider
+            if len(deferred) == len(pending):
+                waits = "; ".join(
+                    f"{self._provider(impl.plugin_name).describe()} resolves region {name!r}"
+                    for impl, name in deferred
+                )
+                raise RegistryError(
+                    f"register_regions: {waits}, which no other plugin's register_regions "
+                    "provides (a cycle, or a region declared only in a region file: "
+                    "register such files with register_region_paths instead)"
+                )
+            pending = [impl for impl, _ in deferred]
+
     def _collect_regions(self) -> dict[str, Region]:
         from glonet_regions.registry.declarative import (
             FileOrigin,
@@ -118,25 +197,7 @@ class Registry:
 
         regions: dict[str, Region] = {}
         providers: dict[str, Provider] = {}
-
-        def make_register(provider: Provider) -> Callable[..., None]:
-            def register(region: Any) -> None:
-                if not isinstance(region, Region):
-                    raise RegistryError(
-                        f"{provider.describe()} registered {type(region).__name__} in "
-                        "register_regions; expected a glonet_regions.Region"
-                    )
-                if region.name in regions:
-                    raise DuplicateNameError(
-                        f"Region {region.name!r} is registered by "
-                        f"{providers[region.name].describe()} and by {provider.describe()}"
-                    )
-                regions[region.name] = replace(region, plugin=provider.plugin)
-                providers[region.name] = provider
-
-            return register
-
-        self._call_each("register_regions", make_register)
+        self._call_region_hooks(regions, providers)
 
         folders: list[tuple[Path, str]] = []
 

@@ -23,12 +23,23 @@ from glonet_regions.registry.markers import hookspec
 
 
 @hookspec
-def register_regions(register: Callable[..., None]) -> None:
+def register_regions(register: Callable[..., None], resolve: Callable[[str], Any]) -> None:
     """Register regions.
 
     Called once when the registry is first used. Call ``register(region)`` with a
     :class:`glonet_regions.Region` for each region the plugin provides. Two plugins
     registering the same region name is an error naming both.
+
+    ``resolve(name)`` returns a region registered by another plugin's ``register_regions``
+    (the registry calls that plugin first). Pass it to
+    :func:`glonet_regions.load_region_file` for a file that refers to another region::
+
+        @hookimpl
+        def register_regions(register, resolve):
+            register(load_region_file(path, resolve=resolve))
+
+    Regions declared only in region files are not visible to ``resolve``; register the folder
+    of such files with ``register_region_paths`` instead.
     """
 
 

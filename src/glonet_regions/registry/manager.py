@@ -30,7 +30,6 @@ DISTRIBUTION = "glonet-regions"
 #: The built-in plugins, as our pyproject declares them (used when its metadata is absent).
 BUILTIN_ENTRY_POINTS: tuple[tuple[str, str], ...] = (
     ("builtin-core", "glonet_regions.registry.builtin"),
-    ("builtin-declarative", "glonet_regions.registry.declarative"),
 )
 
 

@@ -49,7 +49,7 @@ _GRID_KEYS = {"versions", "from_region", "subset_bbox"}
 _VERSION_KEYS = {"name", "lon0", "lat0", "nlon", "nlat", "dlon", "dlat", "description",
                  "tolerance_deg"}  # fmt: skip
 _SPLIT_KEYS = {"train", "validation", "test"}
-_BOUNDARY_KEYS = {"edges", "width", "provider", "source", "forecast_source"}
+_BOUNDARY_KEYS = {"edges", "width", "provider", "source", "forecast_source", "regridder"}
 _DATASET_KEYS = {"key", "kind", "service", "dataset_id", "product_id", "variables", "version",
                  "description"}  # fmt: skip
 _SUBREGION_KEYS = {"name", "title", "bbox"}
@@ -223,22 +223,19 @@ def load_region_file(
     Args:
         path: A ``.yaml``, ``.yml`` or ``.toml`` file with ``schema_version: 1``.
         resolve: How to find regions the file refers to (``grid.from_region``,
-            ``datasets_from``): a function of the name, a mapping, or None for the global
-            registry (:func:`glonet_regions.get_region`). Unused when the file refers to none.
+            ``datasets_from``): a function of the name or a mapping. Required when the file
+            refers to another region: inside a ``register_regions`` hook pass the hook's own
+            ``resolve`` argument; elsewhere :func:`glonet_regions.get_region` will do.
 
     Raises:
-        ConfigError: Unknown key, wrong type, bad schema version, invalid values or an
-            unknown referenced region; the message names the file and the key.
+        ConfigError: Unknown key, wrong type, bad schema version, invalid values, an
+            unknown referenced region, or a reference with no ``resolve``; the message names
+            the file and the key.
     """
     rf = parse_region_file(path)
-    lookup: RegionLookup
+    lookup: RegionLookup | None
     if resolve is None:
-
-        def lookup(name: str) -> Region:
-            from glonet_regions.registry.facade import get_region
-
-            return get_region(name)
-
+        lookup = None
     elif isinstance(resolve, Mapping):
         table = resolve
 
@@ -260,7 +257,12 @@ def load_region_file(
 # -- building ----------------------------------------------------------------------------
 def _ref(ctx: _Ctx, lookup: RegionLookup | None, name: str, where: str) -> Region:
     if lookup is None:
-        raise ctx.error(where, f"refers to region {name!r} but no look-up was given")
+        raise ctx.error(
+            where,
+            f"refers to region {name!r} but no resolver was given: call "
+            "load_region_file(path, resolve=...) with a function or a mapping of regions (in a "
+            "register_regions hook, the hook's own 'resolve' argument)",
+        )
     try:
         return lookup(name)
     except GlonetRegionsError as exc:
@@ -459,6 +461,7 @@ def _boundaries(ctx: _Ctx, value: Any) -> OpenBoundaries:
     if isinstance(fsrc, str):
         fsrc = [fsrc]
     forecast_source = ctx.strings(fsrc, "open_boundaries.forecast_source")
+    regridder = ctx.string(d.get("regridder", "builtin"), "open_boundaries.regridder")
     with ctx.at("open_boundaries"):
         return OpenBoundaries(
             tuple(edges),  # type: ignore[arg-type]
@@ -466,6 +469,7 @@ def _boundaries(ctx: _Ctx, value: Any) -> OpenBoundaries:
             provider,
             source,
             tuple(forecast_source),
+            regridder,
         )
 
 

@@ -42,16 +42,6 @@ from glonet_regions.sample.ocean import (
     smoothstep,
 )
 
-#: IBI's 50 native z-levels (m).
-IBI_LEVELS: tuple[float, ...] = (
-    0.494025, 1.541375, 2.645669, 3.819495, 5.078224, 6.440614, 7.92956, 9.572997, 11.405,
-    13.46714, 15.81007, 18.49556, 21.59882, 25.21141, 29.44473, 34.43415, 40.34405, 47.37369,
-    55.76429, 65.80727, 77.85385, 92.32607, 109.7293, 130.666, 155.8507, 186.1256, 222.4752,
-    266.0403, 318.1274, 380.213, 453.9377, 541.0889, 643.5668, 763.3331, 902.3393, 1062.44,
-    1245.291, 1452.251, 1684.284, 1941.893, 2225.078, 2533.336, 2865.703, 3220.82, 3597.032,
-    3992.484, 4405.224, 4833.291, 5274.784, 5727.917,
-)  # fmt: skip
-
 Variant = Literal["demo", "full"]
 MANIFEST_NAME = "sample_manifest.json"
 #: Version of the generator's dynamics, recorded in the manifest (2: red, smooth noise;
@@ -249,15 +239,15 @@ def forecast_first_days(splits: DateSplits, end: dt.date) -> list[dt.date]:
 def native_levels_for(region: Region, variant: str = "full") -> tuple[float, ...]:
     """The native levels written in the regional files.
 
-    The region's native levels (IBI's 50 by default) down to the first one at or below the
+    The region's native levels (``region.native_levels``; its target levels
+    ``region.depth.levels`` when it declares none) down to the first one at or below the
     deepest target level (GLONET's 5274.78 m). ``full`` keeps all of them; ``demo`` keeps a
     subset that still allows interpolating every target level: the native levels equal to or
     bracketing each target, plus the native level nearest the middle of each pair of
-    consecutive targets (32 of IBI's levels for GLONET's 21).
+    consecutive targets (32 of IBI's 50 levels for GLONET's 21).
     """
-    levels = np.asarray(
-        region.native_levels.values if region.native_levels else IBI_LEVELS, dtype=np.float64
-    )
+    native = region.native_levels if region.native_levels else region.depth.levels
+    levels = np.asarray(native.values, dtype=np.float64)
     targets = np.asarray(region.depth.levels.values, dtype=np.float64)
     last = int(np.searchsorted(levels, targets.max() - 0.05))
     levels = levels[: min(last + 1, levels.size)]
@@ -504,7 +494,8 @@ def generate_sample(
 
     Args:
         region: The region; its default grid (``region.grid``) is used, thinned by ``stride``,
-            its native levels (IBI's 50 by default) down to GLONET's deepest level.
+            its native levels (its target levels if it declares none) down to the deepest
+            target level.
         out_dir: Output folder (created).
         variant: ``demo`` (every 12th node, 400 days, monthly files) or ``full`` (the whole
             grid, 21 days, one file per day, streamed level by level).

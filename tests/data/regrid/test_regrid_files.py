@@ -9,7 +9,12 @@ import pytest
 import scipy.sparse as sp
 import xarray as xr
 
-from glonet_regions.core.errors import DataError, GridMismatchError, ValidationError
+from glonet_regions.core.errors import (
+    DataError,
+    GridMismatchError,
+    UnknownNameError,
+    ValidationError,
+)
 from glonet_regions.core.grid import Grid
 from glonet_regions.data.regrid import crop_to_overlap, make_regridder, regrid
 from glonet_regions.data.regrid.builtin import BuiltinRegridder, compute_weights
@@ -102,7 +107,7 @@ def test_weight_file_errors(tmp_path: Path) -> None:
 def test_unknown_method_and_backend() -> None:
     with pytest.raises(ValidationError, match="Unknown regridding method 'cubic'"):
         BuiltinRegridder(SRC, DST, "cubic", cache=False)
-    with pytest.raises(ValidationError, match="backend"):
+    with pytest.raises(UnknownNameError, match=r"regridder 'esmpy'.*builtin, weights-file"):
         make_regridder(SRC, DST, "bilinear", "esmpy")
     with pytest.raises(ValidationError, match="fill"):
         BuiltinRegridder(SRC, DST, cache=False).regrid(np.zeros(SRC.shape), fill="linear")

@@ -1,4 +1,5 @@
-"""Hooks of the ibi36 plugin: the region (from package data) and its evaluation sub-regions.
+"""Hooks of the ibi36 plugin: the region (from package data), its evaluation sub-regions and
+a folder of region files built on it (``regions/``: ``biscay36``).
 
 Only the public API of glonet-regions is used. The region's facts live in ``ibi36.yaml``;
 the sub-region boxes below are data too ([lon_min, lon_max, lat_min, lat_max], degrees).
@@ -9,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from importlib.resources import as_file, files
+from pathlib import Path
 from typing import Any
 
 from glonet_regions import BBox, Region, SubRegion, hookimpl, load_region_file
 
 REGION_NAME = "ibi36"
+#: Region files built on ibi36 (``grid.from_region: ibi36``), resolved by the registry.
+REGIONS_DIR = Path(__file__).resolve().parent / "regions"
 
 #: Sub-regions scored on their own: name -> (title, [lon_min, lon_max, lat_min, lat_max]).
 SUBREGIONS: dict[str, tuple[str, list[float]]] = {
@@ -44,6 +48,12 @@ def subregions() -> list[SubRegion]:
 def register_regions(register: Callable[[Region], None]) -> None:
     """Register ibi36."""
     register(load_region())
+
+
+@hookimpl
+def register_region_paths(register: Callable[[Path], None]) -> None:
+    """Register the folder of region files built on ibi36 (``biscay36``)."""
+    register(REGIONS_DIR)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """Regridding: sparse weights (ESMF file format), NaN-aware application, backends.
 
-Backends (``factory(source_grid, target_grid, method, **options)``):
+Backends are looked up by name in the plugin registry (hook ``register_regridders``,
+``factory(source_grid, target_grid, method, **options)``); the built-in ones are:
 
 - ``builtin`` (:class:`~glonet_regions.data.regrid.builtin.BuiltinRegridder`): bilinear,
   conservative and nearest weights computed here for regular lat/lon grids;
@@ -14,20 +15,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from glonet_regions.core.errors import GridMismatchError, ValidationError
+from glonet_regions.core.errors import GridMismatchError
 from glonet_regions.core.grid import BBox, Grid
 from glonet_regions.data.regrid.apply import DEFAULT_THRESHOLD, BaseRegridder, apply_weights
 from glonet_regions.data.regrid.matrix import METHODS, RegridWeights, normalise_method
 
-BACKENDS = ("builtin", "weights-file", "xesmf")
+#: Older spellings of registered backend names.
+ALIASES = {"weights_file": "weights-file"}
 
 __all__ = [
-    "BACKENDS",
+    "ALIASES",
     "DEFAULT_THRESHOLD",
     "METHODS",
     "BaseRegridder",
     "RegridWeights",
     "apply_weights",
+    "backend_names",
     "crop_to_overlap",
     "make_regridder",
     "normalise_method",
@@ -35,25 +38,28 @@ __all__ = [
 ]
 
 
+def backend_names() -> list[str]:
+    """Sorted names of the registered regridding backends."""
+    from glonet_regions.registry.facade import get_registry
+
+    return get_registry().names("regridder")
+
+
 def make_regridder(
     source_grid: Grid, target_grid: Grid, method: str = "bilinear", backend: str = "builtin",
     **options: Any,
 ) -> BaseRegridder:  # fmt: skip
-    """Build a regridder of the named backend (``builtin``, ``weights-file``, ``xesmf``)."""
+    """Build a regridder of a backend registered by name (``builtin``, ``weights-file``,
+    ``xesmf`` or a plugin's).
+
+    Raises:
+        UnknownNameError: ``backend`` is not registered (the message lists the known names).
+    """
+    from glonet_regions.registry.facade import get_regridder
+
     method = normalise_method(method)
-    if backend == "builtin":
-        from glonet_regions.data.regrid.builtin import BuiltinRegridder
-
-        return BuiltinRegridder(source_grid, target_grid, method, **options)
-    if backend in ("weights-file", "weights_file"):
-        from glonet_regions.data.regrid.weights import WeightsFileRegridder
-
-        return WeightsFileRegridder(source_grid, target_grid, method, **options)
-    if backend == "xesmf":
-        from glonet_regions.data.regrid.xesmf_backend import XesmfRegridder
-
-        return XesmfRegridder(source_grid, target_grid, method, **options)
-    raise ValidationError(f"Unknown regridding backend {backend!r}; expected one of {BACKENDS}")
+    factory = get_regridder(ALIASES.get(backend, backend))
+    return factory(source_grid, target_grid, method, **options)
 
 
 def crop_to_overlap(source_grid: Grid, target_grid: Grid, *, source: str | None = None) -> Grid:

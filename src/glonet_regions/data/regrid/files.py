@@ -31,16 +31,24 @@ def regrid_file(
     Raises:
         DataError: the input is missing or unreadable.
         GridMismatchError: no lat/lon coordinates, or no overlap with the target grid.
-        ValidationError: unknown method/backend, or a weights file is missing for
-            ``weights-file``.
+        ValidationError: unknown method, or a weights file is missing for ``weights-file``.
+        UnknownNameError: ``backend`` is not a registered regridder.
     """
     from glonet_regions.data.reader import load_checked, open_checked
-    from glonet_regions.data.regrid import crop_to_overlap, make_regridder, normalise_method
+    from glonet_regions.data.regrid import (
+        ALIASES,
+        crop_to_overlap,
+        make_regridder,
+        normalise_method,
+    )
+    from glonet_regions.registry.facade import get_registry
 
     path, out = Path(path), Path(out)
     method = normalise_method(method)
+    backend = ALIASES.get(backend, backend)
+    get_registry().component("regridder", backend)  # unknown names fail before any reading
     options: dict[str, Any] = {}
-    if backend in ("weights-file", "weights_file"):
+    if backend == "weights-file":
         if weights is None:
             raise ValidationError("--backend weights-file needs --weights PATH (a weight file)")
         options["path"] = weights
