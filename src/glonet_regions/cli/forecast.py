@@ -90,6 +90,7 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "their first day, or a Copernicus Marine dataset id. Default: the sample's global "
     "forecast with --sample, else the region's open_boundaries.forecast_source.",
 )
+@click.option(
     "--device",
     default="auto",
     show_default=True,

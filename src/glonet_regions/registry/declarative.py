@@ -8,7 +8,7 @@ folders and build them in dependency order, so a file may refer (``grid.from_reg
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
