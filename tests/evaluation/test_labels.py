@@ -18,7 +18,7 @@ from glonet_regions.evaluation.labels import (
     climatology_label,
 )
 from glonet_regions.evaluation.pipeline import evaluate_forecast
-from glonet_regions.evaluation.report import skill_table, write_report
+from glonet_regions.evaluation.report import _html, skill_table, write_scores
 from glonet_regions.evaluation.scoring import interior_mask
 from glonet_regions.forecast.align import daily_to_cube, open_daily
 from glonet_regions.forecast.sources import FileSource
@@ -33,7 +33,7 @@ def _cube(truth_file: Path, n: int = 3) -> xr.Dataset:
 def test_persistence_groups_are_labelled_and_left_out_of_the_scorecard(
     dummy_registry: object, region: Region, truth_file: Path, tmp_path: Path
 ) -> None:
-    truth = _cube(truth_file)
+    truth = _cube(truth_file, 2)
     fc = (truth + 0.5).assign_attrs(
         model="mymodel",
         boundary_mode="reanalysis",
@@ -42,14 +42,14 @@ def test_persistence_groups_are_labelled_and_left_out_of_the_scorecard(
         depth_groups_persistence="intermediate,deep",
     )
     src = FileSource(truth_file, splits=region.splits)
-    res = evaluate_forecast(region, fc, src, lagrangian_particles=0)
+    res = evaluate_forecast(region, fc, src, depths=[0.494, 47.37], lagrangian_particles=0)
     df = res.scores
     mine = df[df.model == "mymodel"]
     pers = df[df.model == PERSISTENCE_GROUP_LABEL]
-    # The surface group (zos, and the 4 variables at 0.494 m) is the model's; 47 and 92 m
-    # belong to the intermediate group: persistence, never under the model's name.
+    # The surface group (zos, and the 4 variables at 0.494 m) is the model's; 47 m
+    # belongs to the intermediate group: persistence, never under the model's name.
     assert set(mine[mine.variable == "thetao"].depth.round(2)) == {0.49}
-    assert set(pers[pers.variable == "thetao"].depth.round(2)) == {47.37, 92.33}
+    assert set(pers[pers.variable == "thetao"].depth.round(2)) == {47.37}
     assert "zos" in set(mine.variable) and "zos" not in set(pers.variable)
     assert {"ugos", "vgos"} <= set(mine.variable)  # geostrophic currents follow zos
     # Only the label changes: the rows are still the forecast cube's numbers (truth + 0.5).
@@ -64,16 +64,16 @@ def test_persistence_groups_are_labelled_and_left_out_of_the_scorecard(
     assert any(PERSISTENCE_GROUP_LABEL in n for n in res.notes)
     # The skill scorecard holds the trained rows only (no 0.000 rows of persistence).
     table = skill_table(df, "mymodel")
-    assert not any("47.37" in r or "92.33" in r for r in table.index)
+    assert not any("47.37" in r for r in table.index)
     assert any("0.494" in r for r in table.index)
     # The headline shows the label and says where the forecast is persistence.
     heads = {h.variable: h for h in headlines(df, res.meta)}
     assert PERSISTENCE_GROUP_LABEL in set(heads["thetao"].table.index.get_level_values("model"))
     assert f"is {PERSISTENCE_GROUP_LABEL}" in heads["thetao"].sentence
-    paths = write_report(res, tmp_path / "rep")
-    page = Path(paths["html"]).read_text()
+    page = _html(res, table, {}, list(heads.values()))  # the report's page, without plots
     assert "reanalysis" in page and "idealised: perfect boundaries" in page
     assert PERSISTENCE_GROUP_LABEL in page
+    paths = write_scores(res, tmp_path / "rep")
     csv = pd.read_csv(paths["csv"], keep_default_na=False)
     assert PERSISTENCE_GROUP_LABEL in set(csv.model) and "reanalysis" in set(csv.boundary_mode)
 
@@ -171,7 +171,6 @@ def test_skill_difference_of_two_boundary_modes(
 ) -> None:
     from glonet_regions.core.errors import DataError
     from glonet_regions.evaluation.compare import read_scores, skill_difference
-    from glonet_regions.evaluation.report import write_scores
 
     truth = _cube(truth_file, 2)
     src = FileSource(truth_file, splits=region.splits)
@@ -186,7 +185,7 @@ def test_skill_difference_of_two_boundary_modes(
     assert list(table.columns) == [1, 2] and "zos" in table.index
     assert (table.to_numpy() > 0).all()  # the smaller error of the idealised run is skill
     runs["forecast"].comparison = (table, title)
-    page = Path(write_report(runs["forecast"], tmp_path / "rep")["html"]).read_text()
+    page = _html(runs["forecast"], pd.DataFrame(), {})
     assert "What the other run" in page
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match=r"not a scores\.csv"):
