@@ -47,9 +47,9 @@ def prepare(sample: Path, out: Path, dtype: str, workers: int, days: int) -> dic
     region = get_region("ibi36")
     src = CanonicalSource.from_files(region, info.regional_files, info.global_files)
     try:
-        layout = Layout(2, 2, storage_dtype=dtype)
+        layout = Layout(1, 1, storage_dtype=dtype)
     except TypeError:  # a checkout without storage dtypes: today's float32 layout
-        layout = Layout(2, 2)
+        layout = Layout(1, 1)
     end = info.start + dt.timedelta(days=days - 1) if days else None
     if out.exists():
         shutil.rmtree(out)
