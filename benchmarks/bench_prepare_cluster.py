@@ -32,7 +32,8 @@ def main() -> None:
     ap.add_argument("--storage-dtype", default="int16")
     args = ap.parse_args()
 
-    from glonet_regions.data.prepare import prepare_sample_store
+    from glonet_regions.data.canonical_source import CanonicalSource
+    from glonet_regions.data.prepare import prepare_store
     from glonet_regions.data.store import Layout
     from glonet_regions.registry.facade import get_region
     from glonet_regions.sample.generate import SampleInfo
@@ -51,10 +52,13 @@ def main() -> None:
                 marks["start"] = time.perf_counter()
 
         t0 = time.perf_counter()
-        prepare_sample_store(
-            region, out, sample_dir=args.sample, variant=info.variant, seed=info.seed,
-            end=end, layout=Layout(args.chunk_days, args.chunk_days,
-                                   storage_dtype=args.storage_dtype),
+        reg, glo = list(info.regional_files), list(info.global_files)
+        if len(reg) > 1:  # one file per day (full variant): open only the days used
+            reg, glo = reg[: args.days], glo[: args.days]
+        source = CanonicalSource.from_files(region, reg, glo)
+        prepare_store(
+            out, source, region=region, splits=info.splits, end=end,
+            layout=Layout(args.chunk_days, args.chunk_days, storage_dtype=args.storage_dtype),
             scheduler=f"local:{n}", log=log,
         )  # fmt: skip
         t1 = time.perf_counter()

@@ -45,11 +45,14 @@ def prepare(sample: Path, out: Path, dtype: str, workers: int, days: int) -> dic
 
     info = SampleInfo.load(sample)
     region = get_region("ibi36")
-    src = CanonicalSource.from_files(region, info.regional_files, info.global_files)
+    reg, glo = list(info.regional_files), list(info.global_files)
+    if days and len(reg) > 1:  # one file per day (full variant): open only the days used
+        reg, glo = reg[:days], glo[: max(days, 1)]
+    src = CanonicalSource.from_files(region, reg, glo)
     try:
-        layout = Layout(2, 2, storage_dtype=dtype)
+        layout = Layout(1, 1, storage_dtype=dtype)
     except TypeError:  # a checkout without storage dtypes: today's float32 layout
-        layout = Layout(2, 2)
+        layout = Layout(1, 1)
     end = info.start + dt.timedelta(days=days - 1) if days else None
     if out.exists():
         shutil.rmtree(out)

@@ -138,18 +138,22 @@ class ChannelCodec:
         a = np.asarray(stored)
         if self.dtype == "float32":
             return np.asarray(a, dtype=np.float32)
+        nan_at: np.ndarray | None = None
         if self.dtype == "bfloat16":
             z = from_bfloat16_bits(a)
         elif self.dtype == "int16" and land is not None:
             z = np.cumsum(a, axis=-2, dtype=np.int16).astype(np.float32)
-            z[np.broadcast_to(land, z.shape)] = np.nan
+            nan_at = np.broadcast_to(land, z.shape)
         elif self.dtype == "int16":
             z = a.astype(np.float32)
-            z[a == -32768] = np.nan
+            nan_at = a == -32768
         else:
             z = a.astype(np.float32)
-        out = z * self._shape(self.scale, z.ndim) + self._shape(self.offset, z.ndim)
-        return np.asarray(out, dtype=np.float32)
+        z *= self._shape(self.scale, z.ndim)  # in place: one float32 copy in all
+        z += self._shape(self.offset, z.ndim)
+        if nan_at is not None:
+            np.copyto(z, np.float32(np.nan), where=nan_at)
+        return z
 
     def to_dict(self) -> dict[str, Any]:
         return {"dtype": self.dtype, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
