@@ -36,6 +36,8 @@ import numpy as np
 from glonet_regions.core.grid import EARTH_RADIUS_M, BBox, Grid, great_circle_km
 
 OMEGA = 7.2921e-5
+#: Geostrophy holds the Coriolis latitude this far (degrees) from the equator.
+MIN_CORIOLIS_LAT = 5.0
 GRAVITY = 9.81
 _KM_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0 / 1000.0
 
@@ -109,9 +111,13 @@ def _gradient_m(field2d: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray
 def geostrophic(eta: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Surface geostrophic velocity ``(u, v)`` of an SSH field by finite differences on ``grid``.
 
-    ``u = -g/f d(eta)/dy``, ``v = g/f d(eta)/dx`` with ``f = 2 Omega sin(lat)``.
+    ``u = -g/f d(eta)/dy``, ``v = g/f d(eta)/dx`` with ``f = 2 Omega sin(lat)``, its latitude
+    held at 5 degrees or more from the equator (where ``f`` vanishes) so a global grid stays
+    finite.
     """
-    f = 2 * OMEGA * np.sin(np.deg2rad(grid.lat))[:, None]
+    lat = np.asarray(grid.lat, dtype=np.float64)
+    lat = np.where(lat >= 0, 1.0, -1.0) * np.maximum(np.abs(lat), MIN_CORIOLIS_LAT)
+    f = 2 * OMEGA * np.sin(np.deg2rad(lat))[:, None]
     gx, gy = _gradient_m(eta, grid)
     return -GRAVITY / f * gy, GRAVITY / f * gx
 
@@ -568,7 +574,12 @@ class RedNoise:
 
         pad = 2 * resolution
         grid = Grid.from_bbox(
-            BBox(box.lon_min - pad, box.lon_max + pad, box.lat_min - pad, box.lat_max + pad),
+            BBox(
+                box.lon_min - pad,
+                box.lon_max + pad,
+                max(box.lat_min - pad, -90.0 + resolution / 2),
+                min(box.lat_max + pad, 90.0 - resolution / 2),
+            ),
             resolution,
         )
         coslat = max(float(np.cos(np.deg2rad(np.mean(grid.lat)))), 0.1)
