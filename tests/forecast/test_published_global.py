@@ -88,9 +88,7 @@ def _write_initial(path: Path, days: list[dt.date]) -> xr.Dataset:
             arr[:, :, land] = np.nan
             data[var] = (("time", "depth", "latitude", "longitude"), arr)
     times = np.array([np.datetime64(f"{d}T12:00") for d in days]).astype("datetime64[ns]")
-    ds = xr.Dataset(
-        data, coords={"time": times, "depth": depth, "latitude": lat, "longitude": lon}
-    )
+    ds = xr.Dataset(data, coords={"time": times, "depth": depth, "latitude": lat, "longitude": lon})
     ds.to_netcdf(path)
     return ds
 
