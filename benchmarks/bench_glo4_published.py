@@ -72,6 +72,7 @@ def main() -> None:
     from glonet_regions.forecast.published_global import (
         FilesSource,
         PublishedForecastConfig,
+        StatisticsLoader,
         depth_order_statistics,
         jit_load,
         run_published_forecast,
@@ -96,6 +97,7 @@ def main() -> None:
 
         return run
 
+    statistics: StatisticsLoader = depth_order_statistics
     if args.random:
         channels = {"glonet_p1.pt": 5, "glonet_p2.pt": 40, "glonet_p3.pt": 40}
 
@@ -103,8 +105,10 @@ def main() -> None:
             net = build_glonet(channels[path.name], "full", (672, 1440))
             return timed(net.to(device).eval())
 
-        def statistics(_dir: Path, group: Any, _levels: Any) -> tuple[np.ndarray, np.ndarray]:
+        def unit_statistics(_dir: Path, group: Any, _levels: Any) -> tuple[np.ndarray, np.ndarray]:
             return np.zeros(group.n_channels, np.float32), np.ones(group.n_channels, np.float32)
+
+        statistics = unit_statistics
 
         weights_dir = Path("random")
     else:
@@ -112,7 +116,6 @@ def main() -> None:
         def load_model(path: Path, device: str) -> Any:
             return timed(jit_load(path, device))
 
-        statistics = depth_order_statistics
         weights_dir = args.weights_dir
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -77,7 +77,7 @@ def _write_initial(path: Path, days: list[dt.date]) -> xr.Dataset:
     land = np.zeros((NLAT, NLON), bool)
     land[:2, :3] = True
     shape3 = (len(days), depth.size, NLAT, NLON)
-    data = {}
+    data: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     for v, var in enumerate(VARS):
         if var == "zos":
             arr = rng.normal(0.1, 0.2, (len(days), NLAT, NLON))

@@ -209,7 +209,8 @@ def group_input(
     lat = np.asarray(ds["latitude"].values)
     if lat.size > 1 and lat[0] > lat[-1]:
         x = x[..., ::-1, :].copy()
-    missing = [str(d) for d, ok in zip(days, np.isfinite(x).any(axis=(1, 2, 3))) if not ok]
+    ok_days = np.isfinite(x).reshape(len(days), -1).any(axis=1)
+    missing = [str(days[int(i)]) for i in np.flatnonzero(~ok_days)]
     if missing:
         raise DataError(f"{source.name}: no data for day(s) {', '.join(missing)} ({group.name})")
     return x
