@@ -91,7 +91,7 @@ def test_callable_factory_is_returned_as_is() -> None:
 
 def test_unknown_name_lists_known_names_sorted() -> None:
     reg = _registry(("dummy", DummyPlugin()))
-    with pytest.raises(UnknownNameError, match=r"Unknown region 'atlantis'; .*: dummy$"):
+    with pytest.raises(UnknownNameError, match=r"Unknown region 'atlantis'; .*: dummy, glo4$"):
         reg.get_region("atlantis")
     with pytest.raises(UnknownNameError, match=r"copernicusmarine, local"):
         reg.get_source("ftp")

@@ -103,6 +103,14 @@ def _registry_source(
     default=None,
     help="Where the sample is generated/cached (default: next to --out).",
 )
+@click.option(
+    "--splits-from",
+    "splits_from",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Take the train/validation/test splits from the sample in this folder (for --regional "
+    "files cut from a sample, e.g. its global files for glo4) instead of the region's.",
+)
 @click.option("--variant", type=click.Choice(["demo", "full"]), default="demo", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @user_errors
@@ -111,7 +119,7 @@ def prepare(
     scheduler: str | None, storage_dtype: str, chunk_days: int, shard_days: int,
     workers: int | None,
     regional: tuple[str, ...], global_files: tuple[str, ...], source_name: str | None,
-    sample_dir: Path | None, variant: str, seed: int,
+    sample_dir: Path | None, splits_from: Path | None, variant: str, seed: int,
 ) -> None:  # fmt: skip
     """Build (or resume) the zarr training store of REGION_NAME.
 
@@ -132,6 +140,15 @@ def prepare(
     region = get_region(region_name)
     layout = Layout(chunk_days, shard_days, storage_dtype=storage_dtype)
     command = " ".join(["glonet-regions", *sys.argv[1:]])
+    splits = None
+    if splits_from is not None:
+        from glonet_regions.core.errors import ValidationError
+        from glonet_regions.sample.generate import SampleInfo
+
+        if use_sample:
+            raise ValidationError("--splits-from is for --regional files; --sample has its own")
+        splits = SampleInfo.load(splits_from).splits
+        click.echo(f"Splits from the sample in {splits_from}: {splits}")
     if use_sample:
         result = prepare_sample_store(
             region, out, sample_dir=sample_dir, variant=variant, seed=seed, start=start,
@@ -146,7 +163,7 @@ def prepare(
         else:
             source = _registry_source(region, start, end, source_name)
         result = prepare_store(
-            out, source, region=region, start=start, end=end, layout=layout,
+            out, source, region=region, start=start, end=end, splits=splits, layout=layout,
             workers=workers, scheduler=scheduler, command=command, log=click.echo,
         )  # fmt: skip
     click.echo(

@@ -64,6 +64,12 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "--truth", type=click.Path(path_type=Path), help="Daily file (only with --persistence)."
 )
 @click.option(
+    "--weights-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Run GLONET's three published models (glonet_p1/2/3.pt and their statistics in DIR) "
+    "as its operational pipeline does, on a global region (glo4).",
+)
+@click.option(
     "--initial",
     "initial",
     multiple=True,
@@ -121,6 +127,7 @@ def forecast(
     use_sample: bool,
     store: Path | None,
     truth: Path | None,
+    weights_dir: Path | None,
     initial: tuple[Path, ...],
     boundary_mode: str | None,
     boundary_source: str | None,
@@ -149,6 +156,21 @@ def forecast(
     from glonet_regions.registry.facade import get_region
 
     starts = _dates(start)
+    if weights_dir is not None:  # GLONET's published global models (forecast_published.py)
+        if checkpoint is not None or persistence or truth is not None:
+            raise ValidationError(
+                "--weights-dir runs the published models: drop "
+                "--checkpoint, --persistence and --truth"
+            )
+        from glonet_regions.cli.forecast_published import forecast_published
+        from glonet_regions.engine.distributed import pick_device
+
+        forecast_published(
+            region_name, weights_dir=weights_dir, initial=initial, starts=starts, days=days,
+            out=out, use_sample=use_sample, store=store, device=str(pick_device(device)),
+            fmt=fmt,
+        )  # fmt: skip
+        return
     region = get_region(region_name)
     if persistence == (checkpoint is not None):
         raise ValidationError("Give either --checkpoint CKPT or --persistence")

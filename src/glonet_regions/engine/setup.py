@@ -253,8 +253,22 @@ def _init_from_checkpoint(
         bundle = None
     if bundle is not None:
         state = bundle.group(group)
-        report = import_state_dict(net, state.state_dict, strict=True, source=path)
-        log(f"[{group}] initialised from bundle {path} ({len(report.matched)} tensors)")
+        # The bundle may come from another region (e.g. glo4 initialising ibi36): its position
+        # embedding is resized from the patch grid it was trained on (not guessed).
+        src_cfg = state.glonet_config
+        src_hw = src_cfg.pos_hw
+        report = import_state_dict(
+            net,
+            state.state_dict,
+            strict=True,
+            source=path,
+            source_grid=(src_hw[0] * src_cfg.patch_size, src_hw[1] * src_cfg.patch_size),
+        )
+        resized = f", {len(report.resized)} resized" if report.resized else ""
+        log(
+            f"[{group}] initialised from bundle {path} of region {bundle.region_name} "
+            f"({len(report.matched)} tensors{resized})"
+        )
         return state.residual_scale
     ckpt = load_checkpoint(path)
     report = import_state_dict(net, ckpt.model_state, strict=True, source=path)

@@ -1,4 +1,5 @@
-"""The built-in components: sources, regridders, boundary providers, metrics and assets.
+"""The built-in components: sources, regridders, boundary providers, metrics, assets and the
+folder of region files that depend on no plugin (``glonet_regions/regions/``: ``glo4``).
 
 Everything is registered by import string (``"module:attribute"``), resolved on first use,
 so loading the registry imports none of these modules (nor xarray, torch or the toolbox).
@@ -7,6 +8,7 @@ so loading the registry imports none of these modules (nor xarray, torch or the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from glonet_regions.registry.markers import hookimpl
 
@@ -32,6 +34,14 @@ METRICS = {
     "acc": ("glonet_regions.evaluation.metrics:acc", "weatherbench2"),
 }
 ASSETS = "glonet_regions.data.assets:GLONET_ASSETS"
+#: Region files shipped with glonet-regions: regions that depend on no plugin (GLONET's grid).
+BUILTIN_REGIONS_DIR = Path(__file__).resolve().parent.parent / "regions"
+
+
+@hookimpl
+def register_region_paths(register: Callable[[Path], None]) -> None:
+    """The built-in folder of region files."""
+    register(BUILTIN_REGIONS_DIR)
 
 
 @hookimpl

@@ -32,6 +32,7 @@ from glonet_regions.core.grid import BBox, Grid
 from glonet_regions.core.region import DateRange, DateSplits, Region
 from glonet_regions.sample import io
 from glonet_regions.sample.ocean import (
+    NOISE_RESOLUTION_DEG,
     Eddies,
     Geography,
     OceanOnGrid,
@@ -267,12 +268,15 @@ def native_levels_for(region: Region, variant: str = "full") -> tuple[float, ...
 
 
 def global_grid_for(grid: Grid) -> Grid:
-    """A 1/4 degree grid on GLONET's global nodes covering ``grid`` plus a 3 degree margin."""
+    """A 1/4 degree grid on GLONET's global nodes covering ``grid`` plus a 3 degree margin.
+
+    The grid stays within GLONET's global grid (lon -180..179.75, lat -78..89.75).
+    """
     b = grid.bbox
     r = GLOBAL_RESOLUTION
-    lon0 = np.floor((b.lon_min - GLOBAL_MARGIN_DEG) / r) * r
+    lon0 = max(np.floor((b.lon_min - GLOBAL_MARGIN_DEG) / r) * r, -180.0)
     lat0 = max(np.floor((b.lat_min - GLOBAL_MARGIN_DEG) / r) * r, -78.0)
-    lon1 = np.ceil((b.lon_max + GLOBAL_MARGIN_DEG) / r) * r
+    lon1 = min(np.ceil((b.lon_max + GLOBAL_MARGIN_DEG) / r) * r, 179.75)
     lat1 = min(np.ceil((b.lat_max + GLOBAL_MARGIN_DEG) / r) * r, 89.75)
     return Grid.regular(
         lon0=float(lon0), lat0=float(lat0), dlon=r, dlat=r,
@@ -532,7 +536,10 @@ def generate_sample(
     full = region.grid
     grid = full.isel(slice(None, None, stride), slice(None, None, stride))
     native = native_levels_for(region, variant)
-    gl_grid = global_grid_for(full)
+    # A region on the global model's own grid (or coarser, e.g. glo4) is its own global
+    # source: its global files lie on the (thinned) sample grid instead of the full globe.
+    on_global_grid = min(full.dlon, full.dlat) >= GLOBAL_RESOLUTION * (1 - 1e-6)
+    gl_grid = grid if on_global_grid else global_grid_for(full)
     gl_depths = tuple(region.depth.levels.values)
     geo = Geography.build(_union(full.bbox, gl_grid.bbox))
     eddies = Eddies.spawn(geo, -2, n_days + 1, np.random.default_rng([seed, _STREAM_EDDIES]))
@@ -540,7 +547,10 @@ def generate_sample(
     days = [start_day + dt.timedelta(days=i) for i in range(n_days)]
 
     reg_static = OceanOnGrid.build(geo, grid, native)
-    reg_noise = RedNoise.build(full.bbox, n_days, seed, _STREAM_REGIONAL)
+    # Noise on a grid no finer than half the sample's spacing (a thinned global grid would
+    # otherwise need gigabytes of noise the sample never resolves).
+    noise_res = max(NOISE_RESOLUTION_DEG, 0.5 * max(grid.dlat, grid.dlon))
+    reg_noise = RedNoise.build(full.bbox, n_days, seed, _STREAM_REGIONAL, resolution=noise_res)
     regional = _write_daily_files(
         root / "regional", "sample_regional", ocean, reg_static, days,
         _global_attrs("regional daily means", region, variant, seed, start_day),
@@ -548,7 +558,12 @@ def generate_sample(
     )  # fmt: skip
     gl_static = OceanOnGrid.build(geo, gl_grid, gl_depths)
     gl_noise = RedNoise.build(
-        gl_grid.bbox, n_days, seed, _STREAM_GLOBAL, factor=GLOBAL_NOISE_FACTOR
+        gl_grid.bbox,
+        n_days,
+        seed,
+        _STREAM_GLOBAL,
+        factor=GLOBAL_NOISE_FACTOR,
+        resolution=max(NOISE_RESOLUTION_DEG, 0.5 * max(gl_grid.dlat, gl_grid.dlon)),
     )
     global_files = _write_daily_files(
         root / "global", "sample_global", ocean, gl_static, days,

@@ -36,6 +36,10 @@ import numpy as np
 from glonet_regions.core.grid import EARTH_RADIUS_M, BBox, Grid, great_circle_km
 
 OMEGA = 7.2921e-5
+#: Bounds of the synthetic temperature (degC): freezing sea water and a warm-pool maximum.
+T_MIN, T_MAX = -1.8, 32.0
+#: Geostrophy holds the Coriolis latitude this far (degrees) from the equator.
+MIN_CORIOLIS_LAT = 5.0
 GRAVITY = 9.81
 _KM_PER_DEG = EARTH_RADIUS_M * np.pi / 180.0 / 1000.0
 
@@ -109,9 +113,13 @@ def _gradient_m(field2d: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray
 def geostrophic(eta: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Surface geostrophic velocity ``(u, v)`` of an SSH field by finite differences on ``grid``.
 
-    ``u = -g/f d(eta)/dy``, ``v = g/f d(eta)/dx`` with ``f = 2 Omega sin(lat)``.
+    ``u = -g/f d(eta)/dy``, ``v = g/f d(eta)/dx`` with ``f = 2 Omega sin(lat)``, its latitude
+    held at 5 degrees or more from the equator (where ``f`` vanishes) so a global grid stays
+    finite.
     """
-    f = 2 * OMEGA * np.sin(np.deg2rad(grid.lat))[:, None]
+    lat = np.asarray(grid.lat, dtype=np.float64)
+    lat = np.where(lat >= 0, 1.0, -1.0) * np.maximum(np.abs(lat), MIN_CORIOLIS_LAT)
+    f = 2 * OMEGA * np.sin(np.deg2rad(lat))[:, None]
     gx, gy = _gradient_m(eta, grid)
     return -GRAVITY / f * gy, GRAVITY / f * gx
 
@@ -367,10 +375,12 @@ def background_ts(lat: np.ndarray, depths: np.ndarray) -> tuple[np.ndarray, np.n
     z = np.asarray(depths, dtype=np.float64)[:, None, None]
     la = np.asarray(lat, dtype=np.float64)[None, :, None]
     mow = np.exp(-(((z - 1000.0) / 350.0) ** 2)) * (1.0 - smoothstep(la, 40.0, 50.0))
-    t_surf = 23.5 - 0.42 * (la - 26.0)
+    # Symmetric about the equator and bounded, so a global grid stays in the ocean's range
+    # (unchanged between 23 and 59 degrees, e.g. over IBI).
+    t_surf = np.clip(23.5 - 0.42 * (np.abs(la) - 26.0), 3.0, 28.5)
     t_deep = 2.5 + 9.0 * np.exp(-z / 1200.0)
     temp = t_deep + (t_surf - t_deep) * np.exp(-z / 250.0) + 1.5 * mow
-    s_surf = 36.9 - 0.055 * (la - 26.0)
+    s_surf = np.clip(36.9 - 0.055 * (np.abs(la) - 26.0), 33.0, 37.5)
     s_deep = 34.92 + 0.3 * np.exp(-z / 1000.0)
     sal = s_deep + (s_surf - s_deep) * np.exp(-z / 300.0) + 0.5 * mow
     return temp, sal
@@ -512,6 +522,7 @@ class SurfaceState:
                 + EDDY_T_PER_M * self.eta_e[None] * np.exp(-z / H_EDDY_TS)
                 + self.t_bias
             )
+            out = np.clip(out, T_MIN, T_MAX)  # sea water freezes; the tropics cap SST
         elif var == "so":
             out = static.s_bg[k0:k1] + EDDY_S_PER_M * self.eta_e[None] * np.exp(-z / H_EDDY_TS)
         elif var in ("uo", "vo"):
@@ -568,7 +579,12 @@ class RedNoise:
 
         pad = 2 * resolution
         grid = Grid.from_bbox(
-            BBox(box.lon_min - pad, box.lon_max + pad, box.lat_min - pad, box.lat_max + pad),
+            BBox(
+                box.lon_min - pad,
+                box.lon_max + pad,
+                max(box.lat_min - pad, -90.0 + resolution / 2),
+                min(box.lat_max + pad, 90.0 - resolution / 2),
+            ),
             resolution,
         )
         coslat = max(float(np.cos(np.deg2rad(np.mean(grid.lat)))), 0.1)

@@ -1,0 +1,414 @@
+"""GLONET's published global forecast, run as its operational pipeline runs it.
+
+The three published TorchScript files (``glonet_p1.pt`` surface, ``glonet_p2.pt``
+intermediate, ``glonet_p3.pt`` deep) each hold ``Sequential(Glonet, SelectiveFilterLayer)``;
+they run whole, so the filter layer is applied exactly as the published file applies it. For
+each depth group and start date:
+
+1. the input is the two days before the start (``start - 2``, ``start - 1``: the operational
+   code's ``D - 1`` and ``D`` for a forecast of ``D + 1 .. D + 10``), channels variable-major
+   (``zos``, then ``thetao`` at every level of the group, ``so``, ``uo``, ``vo``), latitude
+   ascending;
+2. the ocean mask is where the second input day is finite (per channel);
+3. NaN -> 0, then each channel is normalised with GLONET's scalar ``(mean, std)``;
+4. 5 calls of 2 days make 10 days (``ceil(days / 2)`` calls in general): before every call
+   the input is multiplied by the ocean mask; a call's output is the next call's input and is
+   not masked;
+5. the outputs are de-normalised, then land is set to NaN.
+
+On CUDA the calls run under fp16 autocast, as the operational code does (``autocast``).
+
+Seams where other modules plug in (the defaults here are complete but plain):
+
+* ``statistics`` (:data:`StatisticsLoader`): GLONET's released per-level statistics for one
+  group, in channel order. The default, :func:`depth_order_statistics`, pairs channels and
+  statistics folders in depth order.
+* ``load_model`` (:data:`ModelLoader`): loads one published file; the default is
+  ``torch.jit.load`` of the whole file (network + filter layer), with no hash check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from glonet_regions.core.depth import GLONET_LEVELS, DepthGroup
+from glonet_regions.core.errors import DataError, ValidationError
+from glonet_regions.core.region import Region
+from glonet_regions.forecast.cube import build_cube, provenance_attrs
+from glonet_regions.forecast.sources import DailySource
+
+__all__ = [
+    "PUBLISHED_FILES",
+    "PUBLISHED_LEVEL_DIRS",
+    "ModelLoader",
+    "PublishedForecastConfig",
+    "StatisticsLoader",
+    "FilesSource",
+    "depth_order_statistics",
+    "group_input",
+    "jit_load",
+    "run_published_forecast",
+    "run_published_group",
+]
+
+#: The published file of each depth group.
+PUBLISHED_FILES: dict[str, str] = {
+    "surface": "glonet_p1.pt",
+    "intermediate": "glonet_p2.pt",
+    "deep": "glonet_p3.pt",
+}
+
+#: The statistics folder of each of GLONET's 21 levels, as released beside the weights.
+PUBLISHED_LEVEL_DIRS: tuple[str, ...] = (
+    "L0", "L50", "L100", "L150", "L222", "L318", "L380", "L450", "L540", "L640", "L763",
+    "L902", "L1245", "L1684", "L2225", "L3220", "L3597", "L3992", "L4405", "L4833", "L5274",
+)  # fmt: skip
+
+#: ``(weights_dir, group, level depths in m) -> (mean (C,), std (C,))`` in channel order.
+StatisticsLoader = Callable[[Path, DepthGroup, Sequence[float]], tuple[np.ndarray, np.ndarray]]
+#: ``(path, device) -> callable model (B, 2, C, H, W) -> (B, 2, C, H, W)``.
+ModelLoader = Callable[[Path, str], Any]
+
+
+def _level_dir(depth_m: float) -> str:
+    diffs = np.abs(np.asarray(GLONET_LEVELS.values) - float(depth_m))
+    k = int(np.argmin(diffs))
+    if diffs[k] > 0.05:
+        raise ValidationError(
+            f"Level {depth_m} m is not one of GLONET's 21 levels: it has no published statistics"
+        )
+    return PUBLISHED_LEVEL_DIRS[k]
+
+
+def depth_order_statistics(
+    weights_dir: Path, group: DepthGroup, levels_m: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """GLONET's statistics ``L<depth>/<var>_mean.npy`` / ``_std.npy`` paired in depth order.
+
+    Channel ``(var, level)`` gets the files of that variable in that level's folder.
+
+    Raises:
+        DataError: naming the missing or malformed file.
+    """
+    means: list[float] = []
+    stds: list[float] = []
+    for var, li in group.channels():
+        depth = levels_m[group.level_indices[0] if li is None else li]
+        folder = Path(weights_dir) / _level_dir(depth)
+        for kind, out in (("mean", means), ("std", stds)):
+            path = folder / f"{var}_{kind}.npy"
+            if not path.is_file():
+                raise DataError(f"Published statistics: {path} is missing ({var} {kind})")
+            value = np.load(path, allow_pickle=False).ravel()
+            if value.size != 1 or not np.isfinite(value[0]):
+                raise DataError(f"Published statistics: {path} must hold one finite number")
+            out.append(float(value[0]))
+    std = np.asarray(stds, dtype=np.float32)
+    if (std <= 0).any():
+        bad = [c for c, s in zip(group.channels(), std) if s <= 0]
+        raise DataError(f"Published statistics in {weights_dir}: std <= 0 for {bad}")
+    return np.asarray(means, dtype=np.float32), std
+
+
+def jit_load(path: Path, device: str) -> Any:
+    """Load a whole published TorchScript file (network + filter layer) in eval mode."""
+    import torch
+
+    from glonet_regions.model.weights import _quiet_jit_deprecation
+
+    if not Path(path).is_file():
+        raise DataError(f"Published weights: {path} is missing")
+    try:
+        with _quiet_jit_deprecation():
+            model = torch.jit.load(str(path), map_location=device)
+    except (RuntimeError, ValueError) as exc:
+        raise DataError(f"Published weights: {path} is not a TorchScript archive: {exc}") from exc
+    model.eval()
+    return model
+
+
+@dataclass(frozen=True)
+class PublishedForecastConfig:
+    """How the published models run (recorded in the cube's attributes).
+
+    Attributes:
+        weights_dir: Folder holding ``glonet_p1.pt``, ``glonet_p2.pt``, ``glonet_p3.pt`` and the
+            statistics folders ``L0``, ``L50``, ... .
+        days: Forecast length in days (GLONET's operational forecast: 10).
+        device: Torch device.
+        autocast: ``auto`` (fp16 autocast on CUDA, as operational; fp32 on CPU), ``on``, ``off``.
+        groups: Depth groups to run (default all three).
+    """
+
+    weights_dir: Path
+    days: int = 10
+    device: str = "cpu"
+    autocast: str = "auto"
+    groups: tuple[str, ...] = field(default=tuple(PUBLISHED_FILES))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weights_dir", Path(self.weights_dir))
+        if self.days < 1:
+            raise ValidationError(f"days must be >= 1, got {self.days}")
+        if self.autocast not in ("auto", "on", "off"):
+            raise ValidationError(f"autocast must be auto, on or off, got {self.autocast!r}")
+        unknown = [g for g in self.groups if g not in PUBLISHED_FILES]
+        if unknown:
+            raise ValidationError(
+                f"Unknown published group(s) {unknown}; known: {', '.join(PUBLISHED_FILES)}"
+            )
+
+    def use_autocast(self) -> bool:
+        if self.autocast == "auto":
+            return self.device.startswith("cuda")
+        return self.autocast == "on"
+
+
+def group_input(
+    source: DailySource, group: DepthGroup, levels_m: Sequence[float], days: Sequence[dt.date]
+) -> np.ndarray:
+    """``(len(days), C, H, W)`` physical input of a group from a daily source, NaN on land.
+
+    Raises:
+        DataError: When a variable or a day is missing from the source.
+    """
+    depths = [levels_m[i] for i in group.level_indices]
+    ds = source.daily(days, depths=depths)
+    chans: list[np.ndarray] = []
+    for var in group.variables_2d:
+        if var not in ds:
+            raise DataError(f"{source.name}: variable {var!r} is missing (needed by {group.name})")
+        da = ds[var]
+        if "depth" in da.dims:
+            da = da.isel(depth=0)
+        chans.append(np.asarray(da.transpose("time", "latitude", "longitude").values)[:, None])
+    for var in group.variables_3d:
+        if var not in ds:
+            raise DataError(f"{source.name}: variable {var!r} is missing (needed by {group.name})")
+        da = ds[var]
+        if "depth" not in da.dims:
+            raise DataError(f"{source.name}: variable {var!r} has no depth axis")
+        src_depths = np.asarray(da["depth"].values, dtype=np.float64)
+        pick = []
+        for d in depths:
+            k = int(np.argmin(np.abs(src_depths - d)))
+            if abs(src_depths[k] - d) > max(0.05, 1e-3 * d):
+                raise DataError(f"{source.name}: {var} has no level at {d} m")
+            pick.append(k)
+        arr = da.transpose("time", "depth", "latitude", "longitude").values[:, pick]
+        chans.append(np.asarray(arr))
+    x = np.concatenate(chans, axis=1).astype(np.float32)
+    lat = np.asarray(ds["latitude"].values)
+    if lat.size > 1 and lat[0] > lat[-1]:
+        x = x[..., ::-1, :].copy()
+    ok_days = np.isfinite(x).reshape(len(days), -1).any(axis=1)
+    missing = [str(days[int(i)]) for i in np.flatnonzero(~ok_days)]
+    if missing:
+        raise DataError(f"{source.name}: no data for day(s) {', '.join(missing)} ({group.name})")
+    return x
+
+
+def run_published_group(
+    model: Any,
+    x_phys: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    n_calls: int,
+    *,
+    device: str = "cpu",
+    autocast: bool = False,
+) -> np.ndarray:
+    """Roll one published model forward as the operational code does.
+
+    Args:
+        model: The whole published module, ``(1, 2, C, H, W) -> (1, 2, C, H, W)`` normalised.
+        x_phys: ``(2, C, H, W)`` the two initial days, physical units, NaN on land.
+        mean, std: ``(C,)`` GLONET's statistics in channel order.
+        n_calls: Calls of 2 days each.
+        device: Torch device.
+        autocast: Run the calls under fp16 autocast (operational on CUDA).
+
+    Returns:
+        ``(2 * n_calls, C, H, W)`` float32, physical units, NaN where the second input day is.
+    """
+    import torch
+
+    if x_phys.ndim != 4 or x_phys.shape[0] != 2:
+        raise ValidationError(f"Initial days must be (2, C, H, W), got {x_phys.shape}")
+    m = np.asarray(mean, dtype=np.float32)[:, None, None]
+    s = np.asarray(std, dtype=np.float32)[:, None, None]
+    if m.shape[0] != x_phys.shape[1]:
+        raise ValidationError(f"{m.shape[0]} statistics for {x_phys.shape[1]} channels")
+    ocean = np.isfinite(x_phys[1])
+    mask = torch.from_numpy(ocean.astype(np.float32))[None, None].to(device)
+    vin = torch.from_numpy((np.nan_to_num(x_phys.astype(np.float32), nan=0.0) - m) / s)[None]
+    vin = vin.to(device)
+    outs: list[np.ndarray] = []
+    dev_type = torch.device(device).type
+    with torch.no_grad():
+        for call in range(n_calls):
+            vin = vin * mask
+            try:
+                with torch.autocast(dev_type, dtype=torch.float16, enabled=autocast):
+                    out = model(vin)
+            except RuntimeError as exc:
+                if call:
+                    raise
+                raise DataError(
+                    f"The published model refused an input of shape {tuple(vin.shape)} "
+                    f"(B, T, C, H, W): {str(exc).splitlines()[0]}"
+                ) from exc
+            out = out.float()
+            if tuple(out.shape) != tuple(vin.shape):
+                raise DataError(
+                    f"The published model returned shape {tuple(out.shape)} for an input of "
+                    f"shape {tuple(vin.shape)}"
+                )
+            outs.append(out[0].cpu().numpy())
+            vin = out
+    phys = np.concatenate(outs, axis=0) * s + m  # de-normalise first ...
+    phys[:, ~ocean] = np.nan  # ... then land back to NaN
+    return phys.astype(np.float32)
+
+
+def run_published_forecast(
+    source: DailySource,
+    region: Region,
+    starts: Sequence[dt.date],
+    config: PublishedForecastConfig,
+    *,
+    statistics: StatisticsLoader = depth_order_statistics,
+    load_model: ModelLoader = jit_load,
+    progress: Callable[[str], None] | None = None,
+    extra_attrs: dict[str, str] | None = None,
+) -> xr.Dataset:
+    """GLONET's published forecast of every start date as an OceanBench-shaped cube.
+
+    Args:
+        source: Daily global analysis fields holding the two days before each start, on the
+            grid the published models run on (GLONET's 672 x 1440).
+        region: The region (its depth scheme gives the groups, levels and channel order).
+        starts: Start dates (lead day index 0).
+        config: Weights folder, days, device, autocast.
+        statistics: Loads the statistics of one group (seam, see the module docstring).
+        load_model: Loads one published file (seam, see the module docstring).
+        progress: Called with a line per group and start.
+        extra_attrs: More global attributes (e.g. what the loaders checked).
+    """
+    say = progress or (lambda _m: None)
+    if not starts:
+        raise ValidationError("Give at least one start date")
+    days = config.days
+    n_calls = math.ceil(days / 2)
+    levels = tuple(region.depth.levels.values)
+    grid = source.grid
+    fields: dict[str, np.ndarray] = {}
+    n_s = len(starts)
+    ran: list[str] = []
+    files: list[str] = []
+    for gname in config.groups:
+        group = region.depth.group(gname)
+        path = config.weights_dir / PUBLISHED_FILES[gname]
+        mean, std = statistics(config.weights_dir, group, levels)
+        if mean.shape != (group.n_channels,) or std.shape != (group.n_channels,):
+            raise DataError(
+                f"Statistics for {gname}: expected {group.n_channels} channels, got "
+                f"{mean.shape} / {std.shape}"
+            )
+        model = load_model(path, config.device)
+        files.append(path.name)
+        ran.append(gname)
+        for si, start in enumerate(starts):
+            inputs = [start - dt.timedelta(days=2), start - dt.timedelta(days=1)]
+            x = group_input(source, group, levels, inputs)
+            say(f"{gname}: start {start}, {n_calls} call(s) of {path.name}")
+            pred = run_published_group(
+                model,
+                x,
+                mean,
+                std,
+                n_calls,
+                device=config.device,
+                autocast=config.use_autocast(),
+            )[:days]
+            for c, (var, li) in enumerate(group.channels()):
+                if li is None:
+                    arr = fields.setdefault(
+                        var, np.full((n_s, days, *grid.shape), np.nan, np.float32)
+                    )
+                    arr[si] = pred[:, c]
+                else:
+                    arr = fields.setdefault(
+                        var, np.full((n_s, days, len(levels), *grid.shape), np.nan, np.float32)
+                    )
+                    arr[si, :, li] = pred[:, c]
+        del model
+    attrs = provenance_attrs(
+        model="GLONET (published)",
+        model_description=(
+            f"GLONET's published models ({', '.join(files)}) run whole (network and filter "
+            f"layer) on {region.name}, {n_calls} call(s) of 2 days per group, as GLONET's "
+            "operational pipeline runs them"
+        ),
+        weights_dir=str(config.weights_dir),
+        normalisation="published statistics (GLONET's per-level mean and std)",
+        autocast="fp16" if config.use_autocast() else "off",
+        region=region.name,
+        grid=str(grid.to_dict()),
+        initial_conditions=source.name,
+        boundary_mode="none",
+        boundary_mode_description="global domain: no open boundary",
+        boundary_source="none",
+        depth_groups_model=",".join(ran),
+        depth_groups_persistence="none",
+    )
+    attrs.update(extra_attrs or {})
+    return build_cube(fields, first_days=starts, grid=grid, depths=levels, attrs=attrs)
+
+
+class FilesSource:
+    """Daily fields from one or more files (netCDF or zarr), joined along time.
+
+    Args:
+        paths: The files, e.g. the regridded global analysis of the days before a start.
+    """
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        from glonet_regions.evaluation.align import open_daily
+
+        if not paths:
+            raise ValidationError("Give at least one initial file")
+        self.paths = [Path(p) for p in paths]
+        self.name = ", ".join(str(p) for p in self.paths)
+        parts = [open_daily(p) for p in self.paths]
+        ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", join="override")
+        _, first = np.unique(ds["time"].values, return_index=True)
+        self.ds = ds.isel(time=np.sort(first)).sortby("time")
+
+    @property
+    def grid(self) -> Any:
+        from glonet_regions.core.grid import Grid
+
+        return Grid.from_dataset(self.ds, source=self.name)
+
+    @property
+    def dates(self) -> list[dt.date]:
+        return [dt.date.fromisoformat(str(d)[:10]) for d in self.ds["time"].values]
+
+    def daily(
+        self, days: Sequence[dt.date], *, depths: Sequence[float] | None = None
+    ) -> xr.Dataset:
+        times = np.array([np.datetime64(d.isoformat(), "D") for d in days]).astype("datetime64[ns]")
+        day_of = self.ds["time"].values.astype("datetime64[D]").astype("datetime64[ns]")
+        return self.ds.assign_coords(time=day_of).reindex(time=times)
+
+    def train_days(self) -> list[dt.date]:
+        return []
