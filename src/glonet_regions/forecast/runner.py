@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -102,6 +103,8 @@ def run_group(
     device: str = "cpu",
     exec_mode: str = "auto",
     cache: dict[int, Any] | None = None,
+    options: Any = None,
+    package: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
     """Roll one depth-group network forward from two physical days.
 
@@ -114,19 +117,22 @@ def run_group(
         provider: Boundary provider with ``apply(pred, boundary)`` (None: no forcing).
         boundary_phys: ``(2 * n_calls, C, H, W)`` physical boundary data (needed with a provider).
         device: Torch device.
-        exec_mode: ``auto`` (the optimised path of :mod:`glonet_regions.model.fast` on CUDA:
+        exec_mode: ``auto`` (the optimised path of :mod:`glonet_regions.model.gpu` on CUDA:
             fused blocks, channels-last, bf16, the rollout replayed as a CUDA graph), ``fast``
             or ``eager`` (the plain network).
-        cache: Reused between calls for the same model (one prepared runner and one static
-            boundary buffer per model), so a CUDA graph is captured once and replayed for
-            every start date.
+        cache: Reused between calls for the same model (a
+            :class:`~glonet_regions.model.gpu.PreparedGroup` per model), so a CUDA graph is
+            captured once and replayed for every start date.
+        options: :class:`~glonet_regions.model.gpu.GpuOptions` (default: the environment's).
+        package: A compiled forward of this network (``glonet_regions.model.gpu.load_packages``)
+            run instead of preparing ``model``.
 
     Returns:
         ``(2 * n_calls, C, H, W)`` float32 in physical units, NaN on land.
     """
     import torch
 
-    from glonet_regions.model.fast import ForecastRunner, optimise_model
+    from glonet_regions.model.gpu import ForecastRunner, PreparedGroup, optimise_model
 
     m = np.asarray(mean, dtype=np.float32)[:, None, None]
     s = np.asarray(std, dtype=np.float32)[:, None, None]
@@ -136,8 +142,16 @@ def run_group(
     forced = provider is not None and boundary_phys is not None
     key = id(model)
     prepared = None if cache is None else cache.get(key)
-    if prepared is None or prepared[2] != n_calls or prepared[3] != forced:
-        net = optimise_model(model, device=device, mode=exec_mode, training=False)  # type: ignore[arg-type]
+    if prepared is None or not prepared.fits(n_calls, forced):
+        net: Any = package
+        if net is None:
+            net = optimise_model(
+                model,
+                device=device,
+                mode=exec_mode,  # type: ignore[arg-type]
+                training=False,
+                options=options,
+            )
         mask_t = torch.from_numpy(mask).to(device)
         static_bnd: Any = None
         boundary_fn: Callable[[Any, int], Any] | None = None
@@ -156,12 +170,14 @@ def run_group(
         runner = ForecastRunner(
             net, n_calls=n_calls, ocean_mask=mask_t, boundary=boundary_fn, device=device
         )
-        prepared = (runner, static_bnd, n_calls, forced)
+        path = "package" if package is not None else exec_mode
+        prepared = PreparedGroup(runner, static_bnd, n_calls, forced, path)
         if cache is not None:
             cache[key] = prepared
-    runner, static_bnd = prepared[0], prepared[1]
+    runner, static_bnd = prepared.runner, prepared.boundary
     if forced:
         bnorm = np.nan_to_num((boundary_phys.astype(np.float32) - m) / s, nan=0.0)  # type: ignore[union-attr]
+        assert static_bnd is not None
         static_bnd.copy_(torch.from_numpy(bnorm))
     out = runner(x0)
     phys = out[0].float().cpu().numpy() * s + m  # de-normalise first ...
@@ -182,8 +198,10 @@ def run_bundle_forecast(
 ) -> xr.Dataset:
     """Forecast every depth group of the region from a store with a trained bundle.
 
-    ``exec_mode`` picks the execution path (see :func:`run_group`); ``auto`` is the optimised
-    path on CUDA and the plain network on CPU.
+    ``exec_mode`` picks the execution path (see :func:`run_group`); ``auto`` is the plain
+    network on CPU and on CUDA the optimised path when compiled packages beside the bundle
+    match this machine or when enough start dates repay compiling it
+    (:func:`glonet_regions.model.gpu.start_forecast` decides once and says why).
     """
     say = progress or (lambda _m: None)
     if days < 1:
@@ -213,6 +231,12 @@ def run_bundle_forecast(
             bcfg["edges"],
             int(bcfg["width"]),
         )
+    from glonet_regions.model.gpu import start_forecast
+
+    session = start_forecast(
+        bundle, device, exec_mode, len(starts),
+        [g for g in store.reader.group_names if g in bundle.groups], say=say,
+    )  # fmt: skip
     runners: dict[int, Any] = {}
     for group in store.reader.group_names:
         chans = store._channel_variables(group)
@@ -245,6 +269,7 @@ def run_bundle_forecast(
                             f"Store {store.path} lacks boundary data for some of {bdays[0]}.."
                             f"{bdays[-1]} (needed to force a {days}-day forecast)"
                         )
+                began = time.perf_counter()
                 pred = run_group(
                     model,
                     x,
@@ -255,9 +280,12 @@ def run_bundle_forecast(
                     provider=provider,
                     boundary_phys=bnd,
                     device=device,
-                    exec_mode=exec_mode,
+                    exec_mode=session.exec_mode,
                     cache=runners,
+                    options=session.options,
+                    package=session.packages.get(group),
                 )[:days]
+                session.took(group, time.perf_counter() - began)
             for c, (var, li) in enumerate(chans):
                 if li is None:
                     arr = fields.setdefault(
@@ -269,6 +297,7 @@ def run_bundle_forecast(
                         var, np.full((n_s, days, len(depths), *grid.shape), np.nan, np.float32)
                     )
                     arr[si, :, depth_of[li]] = pred[:, c]
+    session.record()
     attrs = provenance_attrs(
         model="glonet-regions",
         model_description=f"GLONET fine-tuned on {bundle.region_name} by glonet-regions",
