@@ -87,6 +87,7 @@ def test_a_forecast_on_cpu_runs_eager_and_says_why(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_compile_and_load_round_trip_on_cpu(tmp_path: Path, tiny: Callable[..., Glonet]) -> None:
     """A tiny network compiled with AOTInductor on the CPU (the C++ compiler) loads from the
     bundle's folder and computes what the network computes."""
