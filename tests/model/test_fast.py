@@ -102,7 +102,7 @@ def test_fused_functions_match_modules() -> None:
 def test_fast_fourier_block_pool_major_fc1(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast block with fc1 in the pooling-major order (the default) equals the module,
     values and gradients (fc1's included); in inference the reordered weights are cached and
-    rebuilt after a weight update; ``GLONET_REGIONS_POOL_MAJOR=0`` keeps the published order."""
+    rebuilt after a weight update; the ``pool_major`` fusion off keeps the published order."""
     torch.manual_seed(12)
     block = FourierNetBlock(16, mlp_ratio=4, num_blocks=2)
     for p in block.parameters():
@@ -554,7 +554,7 @@ def test_fast_inception_branches_normalised_together(
 ) -> None:
     """The branches' GroupNorms, LeakyReLUs and sum in one function (the default) equal the
     eager Inception, values and gradients, as the per-branch chain does
-    (``GLONET_REGIONS_GN_BRANCHES=0``); the function is called once per Inception."""
+    (the ``gn_branches`` fusion off); the function is called once per Inception."""
     ref, fast_mod = _inception_pair(11)
     fast_mod.conv_strategy = "grouped"
     fast_mod.fused_impl = impl  # type: ignore[assignment]
@@ -578,7 +578,7 @@ def test_fast_inception_branches_normalised_together(
 def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``space.NO``'s LayerNorm and ``lproj`` as matrix products (the default) equal the
     module, values and gradients, as the per-convolution form does
-    (``GLONET_REGIONS_LPROJ_GEMM=0``); a ``lproj`` with overlapping kernels keeps the
+    (the ``lproj_gemm`` fusion off); a ``lproj`` with overlapping kernels keeps the
     convolutions."""
     from glonet_regions.model.blocks import GFBlock
     from glonet_regions.model.gpu.blocks import _is_unpatch
@@ -754,7 +754,7 @@ def test_patch_embedding_as_one_gemm(
 ) -> None:
     """The GEMM patch embedding (the default) equals the strided convolution's, eager and
     compiled (values and gradients), and the fast network with it, or with the convolution
-    (``GLONET_REGIONS_PATCH_GEMM=0``), equals the eager network."""
+    (the ``patch_gemm`` fusion off), equals the eager network."""
     torch.manual_seed(8)
     conv = torch.nn.Conv2d(3, 7, 4, stride=4)
     x = torch.randn(2, 3, 8, 12, requires_grad=True)

@@ -85,8 +85,8 @@ def _nhwc(x: Tensor) -> Tensor:
     """``x`` in channels-last layout (a no-op when it is already).
 
     The Inception stacks start from reshaped 5-D tensors (contiguous); a contiguous input makes
-    cuDNN copy every branch convolution's input and output to and from channels-last (measured:
-    ~15 ms of layout-transform kernels per C=5 forward on an H200), so it is converted once.
+    cuDNN copy every branch convolution's input and output to and from channels-last, so it is
+    converted once.
     """
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
@@ -151,7 +151,7 @@ class FastBasicConv2d(BasicConv2d):
     """:class:`BasicConv2d` with bias + GroupNorm + LeakyReLU as one fused function.
 
     The convolution runs without its bias, which the fused norm adds to the channel means
-    (:func:`~glonet_regions.model.fast_kernels.gn_lrelu`): one pass less over the full map.
+    (:func:`~glonet_regions.model.gpu.kernels.gn_lrelu`): one pass less over the full map.
     """
 
     fused_impl: FusedImpl = "eager"
@@ -173,7 +173,7 @@ class FastInception(Inception):
     """:class:`Inception` whose branches fuse GroupNorm + LeakyReLU + the running branch sum.
 
     The grouped branch convolutions run through
-    :func:`~glonet_regions.model.fast_conv.grouped_conv` with ``conv_strategy`` (cuDNN grouped,
+    :func:`~glonet_regions.model.gpu.conv.grouped_conv` with ``conv_strategy`` (cuDNN grouped,
     dense block-diagonal, or ``"auto"``: whichever is measured faster per shape).
     """
 
@@ -261,18 +261,17 @@ class FastAFNO(AdativeFourierNeuralOperator):
     Same parameters as :class:`AdativeFourierNeuralOperator`. The 1x1 ``Conv1d`` skip runs as
     the equivalent ``linear``; the spectral MLP (eight float32 einsums and the complex
     assembly in eager) becomes two ``bmm`` calls on weights folded by
-    :func:`~glonet_regions.model.fast_kernels.afno_fold`. The FFTs stay float32; the
+    :func:`~glonet_regions.model.gpu.kernels.afno_fold`. The FFTs stay float32; the
     matrix products run in the autocast dtype when autocast is on (bf16), else in the
     tokens' dtype with float32 weights folded first.
 
     Without gradients the folded weights are cached (keyed on the parameters' in-place
     version counters, so an optimizer step or ``load_state_dict`` refolds them).
     ``fft_layout`` picks how the 2-D transforms run (see
-    :func:`~glonet_regions.model.fast_kernels.afno_mix`); ``None`` (default) chooses by the
+    :func:`~glonet_regions.model.gpu.kernels.afno_mix`); ``None`` (default) chooses by the
     token count: ``"dft"`` up to :data:`DFT_MAX_TOKENS` (``space.NO``'s 68 x 55 grid and
     ``dynamics``' 544 x 440 grid), ``"planes"`` beyond (the DFT's work grows with ``h + w``
-    per token, the FFT's with ``log(h w)``). ``"tokens"`` is the plain FFT layout. Measured on
-    an H200 (docs/benchmarks-gpu.md, round 5).
+    per token, the FFT's with ``log(h w)``).
     """
 
     fft_layout: SpectralLayout | None = None
@@ -309,7 +308,7 @@ class FastFourierNetBlock(FourierNetBlock):
     """:class:`FourierNetBlock` as one fused function (LayerNorms, AFNO, MLP, residuals).
 
     With a :class:`FastAFNO` filter the whole block is
-    :func:`~glonet_regions.model.fast_kernels.fourier_block` (compiled as one graph on CUDA);
+    :func:`~glonet_regions.model.gpu.kernels.fourier_block` (compiled as one graph on CUDA);
     otherwise only the MLP half (LayerNorm + fc1 + GELU + pooling + residual) is fused.
     """
 
@@ -337,7 +336,7 @@ class FastFourierNetBlock(FourierNetBlock):
 
     def _fc1(self) -> tuple[Tensor, Tensor, bool]:
         """``fc1``'s weight and bias, in the pooling-major row order
-        (:func:`~glonet_regions.model.fast_kernels.pool_major_fc1`, cached in inference) where
+        (:func:`~glonet_regions.model.gpu.kernels.pool_major_fc1`, cached in inference) where
         the hidden width is a multiple of the token width; ``GLONET_REGIONS_POOL_MAJOR=0``
         keeps the published order (for A/B measurements)."""
         fc1 = self.mlp.fc1
@@ -358,15 +357,15 @@ class FastGFBlock(GFBlock):
     The patch embedding runs without its bias, which joins the position embedding in one pass
     that also lays out the tokens: by default the embedding is one GEMM over the patches
     with the bias and position in its epilogue
-    (:func:`~glonet_regions.model.fast_kernels.patch_embed_gemm`; with
+    (:func:`~glonet_regions.model.gpu.kernels.patch_embed_gemm`; with
     ``GLONET_REGIONS_PATCH_GEMM=0``, cuDNN's strided convolution and
-    :func:`~glonet_regions.model.fast_kernels.patch_tokens`);
+    :func:`~glonet_regions.model.gpu.kernels.patch_tokens`);
     the final LayerNorm and ``lproj`` (three transposed convolutions whose kernels equal their
     strides) run as three matrix products and one permuting pass
-    (:func:`~glonet_regions.model.fast_kernels.lproj_gemm`; with
+    (:func:`~glonet_regions.model.gpu.kernels.lproj_gemm`; with
     ``GLONET_REGIONS_LPROJ_GEMM=0``, or other ``lproj`` shapes, each transposed convolution
     runs without its bias, added together with the following tanh,
-    :func:`~glonet_regions.model.fast_kernels.bias_act`).
+    :func:`~glonet_regions.model.gpu.kernels.bias_act`).
     """
 
     fused_impl: FusedImpl = "eager"
@@ -424,7 +423,7 @@ class FastFoTF(FoTF):
     of ``u`` with the product of the two weights (and the folded biases): at full resolution
     that removes six of the seven ``NN`` convolutions. Every convolution runs without its bias;
     the biases join the sums in one pass each
-    (:func:`~glonet_regions.model.fast_kernels.bias_act`), where PyTorch would add each bias in
+    (:func:`~glonet_regions.model.gpu.kernels.bias_act`), where PyTorch would add each bias in
     its own strided pass over the map.
     """
 

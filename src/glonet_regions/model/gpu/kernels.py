@@ -155,8 +155,8 @@ def _spectral_mlp(
     """``(nb, m, 2*bs)`` interleaved modes through both folded layers; float32 result."""
     l1, c1, l2, c2 = folded
     # bmm, then the bias in the pointwise op after it: baddbmm's CUDA kernel first copies the
-    # broadcast bias into the whole output (an ATen copy kernel of the output's size, 0.125 ms
-    # per layer on the dynamics grid), while the addition fuses into the ReLU / the cast.
+    # broadcast bias into the whole output (an ATen copy kernel of the output's size), while
+    # the addition fuses into the ReLU / the cast.
     h1 = torch.relu(torch.bmm(xr.to(l1.dtype), l1) + c1)
     out = (torch.bmm(h1, l2) + c2).float()
     if sparsity_threshold > 0:
