@@ -527,8 +527,8 @@ def _inception_pair(seed: int) -> tuple[Inception, FastInception]:
     reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
 )
 def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-kernel branches equal the per-branch path, in inference only; the environment
-    variable turns them off."""
+    """The one-kernel branches equal the per-branch path, in inference only; the
+    ``inception_combined`` fusion off turns them off."""
     ref, fast_mod = _inception_pair(5)
     x = torch.randn(2, 12, 9, 7)
     with torch.no_grad():
