@@ -122,3 +122,16 @@ def _loaded(model: Glonet, state: dict[str, torch.Tensor], device: str) -> Glone
     net = Glonet(model.config).eval()
     net.load_state_dict(state)
     return net.to(device)
+
+
+def test_the_runner_takes_a_compiled_forward() -> None:
+    """A loaded package is a plain callable: the runner rolls it out like a network."""
+    from glonet_regions.model.gpu import ForecastRunner, PreparedGroup
+
+    runner = ForecastRunner(lambda x: x * 0.5, n_calls=2)
+    assert runner.device == torch.device("cpu") and not runner.use_graph
+    out = runner(torch.ones(1, 2, 3, 4, 5))
+    assert out.shape == (1, 4, 3, 4, 5)
+    torch.testing.assert_close(out[:, 2:], torch.full((1, 2, 3, 4, 5), 0.25))
+    prepared = PreparedGroup(runner, None, 2, False, "package")
+    assert prepared.fits(2, False) and not prepared.fits(3, False)

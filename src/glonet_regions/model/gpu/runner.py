@@ -9,6 +9,7 @@ back to plain eager PyTorch on the CPU, so tests and CPU runs take the same code
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -106,7 +107,21 @@ class ForecastRunner:
             return self._rollout(x0.to(self.device, non_blocking=True).float())
         static_in = self._static_in
         if self._graph is None or static_in is None or static_in.shape != x0.shape:
-            self.capture(x0)
+            try:
+                self.capture(x0)
+            except RuntimeError as exc:
+                if isinstance(self.model, nn.Module):
+                    raise
+                # A compiled package that cannot be captured runs without a graph.
+                warnings.warn(
+                    f"the compiled package could not be captured in a CUDA graph ({exc}); "
+                    "running it without one",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                self.use_graph, self._graph = False, None
+                torch.cuda.synchronize(self.device)
+                return self._rollout(x0.to(self.device, non_blocking=True).float())
         else:
             static_in.copy_(x0, non_blocking=True)
         assert self._graph is not None and self._static_out is not None
