@@ -9,9 +9,10 @@ timed as a whole (wall clock, interpreter start included):
   The steady step and the fraction of the bf16 matmul peak come from
   ``benchmarks/bench_train_gpu.py`` (run by ``device_user.sh``).
 - ``single``: ``glonet-regions forecast ... --start ONE_DATE`` of the three-group bundle:
-  eager; ``--exec-mode fast`` with empty caches (it must compile); ``auto`` with warm caches;
-  ``model compile`` once, then ``auto`` with the packages (empty Inductor cache: nothing left
-  to compile).
+  eager; ``--exec-mode fast`` with empty caches (it must compile); ``auto`` without packages
+  (it should choose eager for one start date).
+- ``package``: eager again (the same-call baseline), ``model compile`` once, then ``auto``
+  with the packages and an empty Inductor cache (nothing left to compile).
 - ``campaign``: one process forecasting ``--campaign-starts`` start dates (``--start`` with
   every date), writing a zarr cube; eager and auto (compiling), seconds per start date.
 
@@ -79,7 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--work", type=Path, default=Path("/tmp/gpu_user"))
-    ap.add_argument("--parts", default="train,single,campaign")
+    ap.add_argument("--parts", default="train,single,package,campaign")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--sample", action="store_true", help="the embedded sample (plumbing check)")
     ap.add_argument("--store", type=Path, default=None, help="full-grid store")
@@ -123,17 +124,19 @@ def main() -> None:
     one = [] if starts is None else ["--start", starts[0].isoformat()]
     fc = [*CLI, "forecast", "ibi36", *data, "--checkpoint", str(bundle), *dev,
           "--days", str(args.days)]  # fmt: skip
-    if "single" in parts:
-        cache = work / "cache_fc"
+    cache = work / "cache_fc"
+    if "single" in parts or "package" in parts:
         rows.append(run("single_eager", [*fc, *one, "--exec-mode", "eager",
                                          "--out", str(work / "single_eager.zarr")],
                         out, fresh(cache), args.timeout))  # fmt: skip
+    if "single" in parts:
         rows.append(run("single_fast_cold", [*fc, *one, "--exec-mode", "fast",
                                              "--out", str(work / "single_fast.zarr")],
                         out, fresh(cache), args.timeout))  # fmt: skip
-        rows.append(run("single_auto_warm", [*fc, *one, "--exec-mode", "auto",
-                                             "--out", str(work / "single_auto.zarr")],
+        rows.append(run("single_auto_no_package", [*fc, *one, "--exec-mode", "auto",
+                                                   "--out", str(work / "single_auto.zarr")],
                         out, cache, args.timeout))  # fmt: skip
+    if "package" in parts:
         rows.append(run("model_compile", [*CLI, "model", "compile", str(bundle), *dev],
                         out, fresh(work / "cache_compile"), args.timeout))  # fmt: skip
         rows.append(run("single_auto_package", [*fc, *one, "--exec-mode", "auto",

@@ -95,6 +95,7 @@ def _export(
     device: torch.device,
     options: GpuOptions,
     package_path: Path,
+    say: Callable[[str], None],
 ) -> str:
     """Export and compile one group; returns the form that worked (``fast``, ``fast-cudnn``
     or ``plain``). Raises the last error when none did."""
@@ -127,6 +128,7 @@ def _export(
             return form
         except Exception as exc:  # try the next, simpler form
             error = exc
+            say(f"the {form} form did not export ({type(exc).__name__}: {str(exc)[:300]})")
             package_path.unlink(missing_ok=True)
     assert error is not None
     raise error
@@ -179,7 +181,7 @@ def compile_packages(
             start = time.perf_counter()
             form = _export(
                 functools.partial(bundle.build_model, name, dev), example, dev, options,
-                tmp / f"{name}.pt2",
+                tmp / f"{name}.pt2", functools.partial(_prefixed, say, name),
             )  # fmt: skip
             seconds = time.perf_counter() - start
             manifest["groups"][name] = {
@@ -200,6 +202,10 @@ def compile_packages(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _prefixed(say: Callable[[str], None], prefix: str, message: str) -> None:
+    say(f"{prefix}: {message}")
 
 
 def _describe(key: Mapping[str, Any]) -> str:
