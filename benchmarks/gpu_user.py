@@ -85,7 +85,11 @@ def main() -> None:
     ap.add_argument("--sample", action="store_true", help="the embedded sample (plumbing check)")
     ap.add_argument("--store", type=Path, default=None, help="full-grid store")
     ap.add_argument("--prepare", action="store_true", help="write --store first")
-    ap.add_argument("--first-day", default="2021-01-01")
+    ap.add_argument(
+        "--first-day",
+        default="2018-12-18",
+        help="first store day (ibi36: train split ends 2018-12-31)",
+    )
     ap.add_argument("--campaign-starts", type=int, default=52)
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--timeout", type=int, default=560, help="seconds per command")
