@@ -85,6 +85,7 @@ def test_a_forecast_on_cpu_runs_eager_and_says_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the C++ compilation: ~15 minutes on 2 busy cores
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.filterwarnings("ignore::FutureWarning")
