@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from glonet_regions.core.errors import ConfigError
+
 __all__ = [
     "ENV_PREFIX",
     "FUSED_NAMES",
@@ -86,19 +88,19 @@ class GpuOptions:
 
     def __post_init__(self) -> None:
         if self.exec_mode not in ("auto", "eager", "fast"):
-            raise ValueError(f"gpu.exec_mode must be auto, fast or eager, got {self.exec_mode!r}")
+            raise ConfigError(f"gpu.exec_mode must be auto, fast or eager, got {self.exec_mode!r}")
         unknown = sorted(set(self.disable) - set(FUSIONS))
         if unknown:
-            raise ValueError(f"gpu.disable: unknown fusions {unknown}; known: {sorted(FUSIONS)}")
+            raise ConfigError(f"gpu.disable: unknown fusions {unknown}; known: {sorted(FUSIONS)}")
         unknown = sorted(set(self.tune) - set(FUSED_NAMES) - {"all"})
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"gpu.tune: unknown fused functions {unknown}; known: {list(FUSED_NAMES)} or all"
             )
         for config in self.triton_configs:
             _check_config(tuple(config), "gpu.triton_configs")
         if self.compile_threads is not None and self.compile_threads < 0:
-            raise ValueError(f"gpu.compile_threads must be >= 0, got {self.compile_threads}")
+            raise ConfigError(f"gpu.compile_threads must be >= 0, got {self.compile_threads}")
         # canonical order, so equal options compare (and print) equal
         object.__setattr__(self, "disable", tuple(sorted(set(self.disable))))
         object.__setattr__(self, "tune", tuple(sorted(set(self.tune))))
@@ -133,7 +135,7 @@ class GpuOptions:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"gpu options: unknown key(s) {unknown}; valid: {sorted(names)}")
+            raise ConfigError(f"gpu options: unknown key(s) {unknown}; valid: {sorted(names)}")
         if "disable" in data:
             data["disable"] = tuple(data["disable"])
         if "tune" in data:
@@ -144,14 +146,16 @@ class GpuOptions:
 
     def with_env(self, environ: Mapping[str, str] | None = None) -> GpuOptions:
         """These options with the ``GLONET_REGIONS_*`` overrides of ``environ`` (default: the
-        process environment) applied; see the module docstring. Raises ``ValueError`` naming
+        process environment) applied; see the module docstring. Raises ``ConfigError`` naming
         the variable for a malformed value."""
         env = os.environ if environ is None else environ
         changes: dict[str, Any] = {}
         mode = env.get(ENV_PREFIX + "EXEC_MODE", "").strip()
         if mode:
             if mode not in ("auto", "eager", "fast"):
-                raise ValueError(f"{ENV_PREFIX}EXEC_MODE must be auto, fast or eager, got {mode!r}")
+                raise ConfigError(
+                    f"{ENV_PREFIX}EXEC_MODE must be auto, fast or eager, got {mode!r}"
+                )
             changes["exec_mode"] = mode
         disable = set(self.disable)
         for fusion in FUSIONS:
@@ -162,7 +166,7 @@ class GpuOptions:
             elif raw == "1":
                 disable.discard(fusion)
             elif raw:
-                raise ValueError(f"{name} must be 0 or 1, got {raw!r}")
+                raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
         changes["disable"] = tuple(disable)
         raw = env.get(ENV_PREFIX + "TUNE_FUSED", "").strip()
         if raw:
@@ -177,14 +181,14 @@ class GpuOptions:
             except ValueError:
                 threads = -1
             if threads < 0:
-                raise ValueError(
+                raise ConfigError(
                     f"{ENV_PREFIX}TRITON_COMPILE_THREADS must be a whole number >= 0, got {raw!r}"
                 )
             changes["compile_threads"] = threads
         try:
             return dataclasses.replace(self, **changes)
         except ValueError as exc:
-            raise ValueError(f"{ENV_PREFIX}* environment override: {exc}") from None
+            raise ConfigError(f"{ENV_PREFIX}* environment override: {exc}") from None
 
     def describe(self) -> str:
         """One line for a run's log."""
@@ -203,11 +207,11 @@ class GpuOptions:
 
 def _check_config(config: tuple[int, ...], where: str) -> TritonConfig:
     if len(config) != 4:
-        raise ValueError(f"{where}: expected [block_m, block_k, num_warps, rows], got {config!r}")
+        raise ConfigError(f"{where}: expected [block_m, block_k, num_warps, rows], got {config!r}")
     block_m, block_k, num_warps, rows = (int(v) for v in config)
     pow2 = all(v >= 16 and v & (v - 1) == 0 for v in (block_m, block_k))
     if not pow2 or num_warps not in (1, 2, 4, 8, 16) or rows not in (1, 2, 3, 4):
-        raise ValueError(
+        raise ConfigError(
             f"{where}: {list(config)} needs block_m and block_k powers of two >= 16, "
             "num_warps in 1, 2, 4, 8, 16 and rows in 1-4"
         )
@@ -215,7 +219,7 @@ def _check_config(config: tuple[int, ...], where: str) -> TritonConfig:
 
 
 def parse_triton_configs(raw: str) -> tuple[TritonConfig, ...]:
-    """``"m,k,warps,rows;..."`` as configuration tuples (``ValueError`` naming the item)."""
+    """``"m,k,warps,rows;..."`` as configuration tuples (``ConfigError`` naming the item)."""
     where = ENV_PREFIX + "TRITON_CONFIGS"
     out = []
     for item in raw.split(";"):
@@ -224,7 +228,7 @@ def parse_triton_configs(raw: str) -> tuple[TritonConfig, ...]:
             if len(values) != 4:
                 raise ValueError
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: expected 'block_m,block_k,num_warps,rows' tuples separated by ';', "
                 f"got {item!r}"
             ) from None
