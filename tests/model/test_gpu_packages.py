@@ -136,3 +136,34 @@ def test_the_runner_takes_a_compiled_forward() -> None:
     torch.testing.assert_close(out[:, 2:], torch.full((1, 2, 3, 4, 5), 0.25))
     prepared = PreparedGroup(runner, None, 2, False, "package")
     assert prepared.fits(2, False) and not prepared.fits(3, False)
+
+
+def test_a_forecast_records_its_costs_for_the_next_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a CUDA forecast measured (compilation, steady step; eager step) feeds the next
+    run's ``auto`` choice."""
+    from glonet_regions.model.gpu import ForecastPlan, GpuOptions, session
+    from glonet_regions.model.gpu.plan import recorded_costs
+
+    costs = tmp_path / "costs.json"
+    monkeypatch.setattr(session, "_costs_path", lambda _device: costs)
+    shape = (5, 100, 80)
+    fast = session.ForecastSession(
+        GpuOptions(), ForecastPlan("fast", "test"), {}, "cuda", {"surface": shape}
+    )
+    for seconds in (40.0, 0.5, 0.4):
+        fast.took("surface", seconds)
+    fast.record()
+    assert recorded_costs(costs, *shape).fast_s == pytest.approx(0.4)
+    assert recorded_costs(costs, *shape).compile_s == pytest.approx(39.6)
+    eager = session.ForecastSession(
+        GpuOptions(), ForecastPlan("eager", "test"), {}, "cuda", {"surface": shape}
+    )
+    eager.took("surface", 3.0)
+    eager.record()
+    assert recorded_costs(costs, *shape).eager_s == pytest.approx(3.0)
+    cpu = session.ForecastSession(GpuOptions(), ForecastPlan("eager", "t"), {}, "cpu", {})
+    cpu.took("surface", 1.0)
+    cpu.record()  # nothing recorded off CUDA
+    assert recorded_costs(costs, *shape).eager_s == pytest.approx(3.0)

@@ -59,6 +59,9 @@ class ForecastSession:
             elif len(times) >= 2:
                 steady = min(times[1:])
                 record_costs(path, *shape, fast_s=steady, compile_s=max(0.0, times[0] - steady))
+            else:  # one start date: its time less the known step cost is the compilation
+                steady = recorded_costs(path, *shape).fast_s
+                record_costs(path, *shape, compile_s=max(0.0, times[0] - steady))
 
 
 def _costs_path(device: str) -> Any:
