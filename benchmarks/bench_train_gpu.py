@@ -71,7 +71,7 @@ def main() -> None:
     from glonet_regions.data.loader import GlonetStoreDataset, make_loader
     from glonet_regions.engine.distributed import has_trainable_unused
     from glonet_regions.engine.freeze import freeze_unused
-    from glonet_regions.model.fast import optimise_model
+    from glonet_regions.model.gpu import optimise_model
     from glonet_regions.model.network import build_glonet
 
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from glonet_regions.model.fast import optimise_model
+from glonet_regions.model.gpu import optimise_model
 from glonet_regions.model.network import build_glonet
 
 GRID = (1081, 865)

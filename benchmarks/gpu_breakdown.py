@@ -14,7 +14,7 @@ Parts (each in its own fresh process unless ``--part`` names one):
   same process for comparison (hooks add host work; GPU time only grows where the GPU waits).
 * ``convs``: the convolutions the forward runs most, alone, on their real shapes (bf16,
   channels-last and contiguous), and the alternatives weighed against them (among them the
-  Triton grouped kernel of ``model/triton_conv.py``, with its error against cuDNN).
+  Triton grouped kernel of ``model/gpu/triton_conv.py``, with its error against cuDNN).
 * ``transforms``: which operators of the fast forward launch cuDNN's layout-transform
   kernels (NCHW <-> NHWC copies around a convolution), with their input shapes.
 * ``ab``: the fast path with two round-5 changes switched off and on in one process (the
@@ -45,9 +45,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glonet_regions.model import fast, fast_kernels
-from glonet_regions.model.fast import fuse_blocks, optimise_model
-from glonet_regions.model.fast_conv import choices
+from glonet_regions.model.gpu import blocks as fast
+from glonet_regions.model.gpu import kernels as fast_kernels
+from glonet_regions.model.gpu.conv import choices
+from glonet_regions.model.gpu.optimise import fuse_blocks, optimise_model
 from glonet_regions.model.network import build_glonet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -281,9 +282,10 @@ def conv_part() -> dict[str, Any]:
                 rec[layout] = timed(lambda m=m, xb=xb: m(xb), reps=10, warmup=3)
         res[name] = rec
         print(f"| {name} | {rec['contiguous']:.3f} | {rec['channels_last']:.3f} |", flush=True)
-    # The Triton grouped kernel (model/triton_conv.py) against cuDNN on the grouped shapes.
+    # The Triton grouped kernel (model/gpu/triton_conv.py) against cuDNN on the grouped shapes.
     try:
-        from glonet_regions.model import fast_conv, triton_conv
+        from glonet_regions.model.gpu import conv as fast_conv
+        from glonet_regions.model.gpu import triton_conv
 
         for name, shape, mod in cases:
             if not isinstance(mod, nn.Conv2d) or mod.groups == 1:
@@ -392,9 +394,9 @@ def transforms_part(c: int) -> dict[str, Any]:
 
 def ab_part(c: int) -> dict[str, Any]:
     """Training step and forward per variant of the Inception changes (same process)."""
-    from glonet_regions.model import fast_conv
     from glonet_regions.model.blocks import Inception
-    from glonet_regions.model.fast import FastInception
+    from glonet_regions.model.gpu import conv as fast_conv
+    from glonet_regions.model.gpu.blocks import FastInception
 
     split_concat, nhwc = FastInception.forward_concat, fast._nhwc
     measure, measured_s = fast_conv._measure, [0.0]
@@ -493,7 +495,7 @@ def main() -> int:
         type=int,
         default=None,
         help="AFNO transforms as matrix products up to this many tokens (0: never; "
-        "default: glonet_regions.model.fast.DFT_MAX_TOKENS)",
+        "default: glonet_regions.model.gpu.blocks.DFT_MAX_TOKENS)",
     )
     p.add_argument("--tag", default="", help="suffix of the output file names")
     p.add_argument(

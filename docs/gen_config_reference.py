@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from glonet_regions.engine.config import SCHEMA_VERSION, FinetuneConfig, LoraConfig
+from glonet_regions.model.gpu.options import GpuOptions
 
 
 def _descriptions(cls: type) -> dict[str, str]:
@@ -72,6 +73,7 @@ def render() -> str:
     """The whole page."""
     main_rows, _ = _table(FinetuneConfig)
     lora_rows, _ = _table(LoraConfig)
+    gpu_rows, _ = _table(GpuOptions)
     lines = [
         "# Reference: fine-tuning configuration",
         "",
@@ -91,13 +93,23 @@ def render() -> str:
         "",
         *lora_rows,
         "",
+        "## `gpu`",
+        "",
+        "Environment variables override these keys for one run (read once when it starts):",
+        "`GLONET_REGIONS_EXEC_MODE`, `GLONET_REGIONS_<FUSION>=0` or `=1` (the fusion's name in",
+        "upper case, e.g. `GLONET_REGIONS_PATCH_GEMM=0`), `GLONET_REGIONS_TUNE_FUSED`,",
+        "`GLONET_REGIONS_TRITON_CONFIGS` (`m,k,warps,rows;...`) and",
+        "`GLONET_REGIONS_TRITON_COMPILE_THREADS`.",
+        "",
+        *gpu_rows,
+        "",
     ]
     return "\n".join(lines)
 
 
 def undocumented() -> list[str]:
     """Config keys without a description (a test keeps this empty)."""
-    return _table(FinetuneConfig)[1] + _table(LoraConfig)[1]
+    return _table(FinetuneConfig)[1] + _table(LoraConfig)[1] + _table(GpuOptions)[1]
 
 
 if __name__ == "__main__":

@@ -61,3 +61,13 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["model", "inspect", str(tmp_path / "nope.pt")])
     assert result.exit_code == 1
     assert "nope.pt" in result.output
+
+
+def test_compile_refuses_clearly(tmp_path: Path) -> None:
+    """`model compile` names what is wrong: no bundle, or no CUDA for --device cuda."""
+    missing = tmp_path / "best.pt"
+    result = CliRunner().invoke(main, ["model", "compile", str(missing), "--device", "cpu"])
+    assert result.exit_code != 0 and str(missing) in result.output
+    if not torch.cuda.is_available():
+        result = CliRunner().invoke(main, ["model", "compile", str(missing)])
+        assert result.exit_code != 0 and "CUDA is not available" in result.output

@@ -14,21 +14,16 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from glonet_regions.model.blocks import AdativeFourierNeuralOperator, FourierNetBlock, Inception
-from glonet_regions.model.fast import (
+from glonet_regions.model.gpu.blocks import (
     FastAFNO,
     FastBasicConv2d,
     FastFoTF,
     FastGFBlock,
     FastInception,
-    ForecastRunner,
-    fuse_blocks,
-    optimise_model,
-    resolve_mode,
-    set_checkpoint_branches,
 )
-from glonet_regions.model.fast_kernels import (
+from glonet_regions.model.gpu.kernels import (
     SpectralLayout,
-    afno_spectral,
+    afno_mix,
     bias_act,
     compiled,
     dft_matrices,
@@ -39,6 +34,14 @@ from glonet_regions.model.fast_kernels import (
     patch_tokens,
     pool_major_fc1,
 )
+from glonet_regions.model.gpu.optimise import (
+    fuse_blocks,
+    optimise_model,
+    resolve_mode,
+    set_checkpoint_branches,
+)
+from glonet_regions.model.gpu.options import GpuOptions
+from glonet_regions.model.gpu.runner import ForecastRunner
 from glonet_regions.model.network import Glonet
 from glonet_regions.model.rollout import rollout
 
@@ -52,6 +55,14 @@ inductor_warning = pytest.mark.filterwarnings(
 def rel(a: Tensor, b: Tensor) -> float:
     a, b = a.detach().double(), b.detach().double()
     return float((a - b).norm() / b.norm())
+
+
+def set_fusion(model: torch.nn.Module, fusion: str, setting: str) -> None:
+    """Turn ``fusion`` of every fused block of ``model`` on ("" or "1") or off ("0")."""
+    opts = GpuOptions(disable=(fusion,) if setting == "0" else ())
+    for m in model.modules():
+        if hasattr(type(m), "options"):
+            m.options = opts  # type: ignore[assignment]
 
 
 def test_resolve_mode() -> None:
@@ -91,7 +102,7 @@ def test_fused_functions_match_modules() -> None:
 def test_fast_fourier_block_pool_major_fc1(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast block with fc1 in the pooling-major order (the default) equals the module,
     values and gradients (fc1's included); in inference the reordered weights are cached and
-    rebuilt after a weight update; ``GLONET_REGIONS_POOL_MAJOR=0`` keeps the published order."""
+    rebuilt after a weight update; the ``pool_major`` fusion off keeps the published order."""
     torch.manual_seed(12)
     block = FourierNetBlock(16, mlp_ratio=4, num_blocks=2)
     for p in block.parameters():
@@ -102,13 +113,13 @@ def test_fast_fourier_block_pool_major_fc1(impl: str, monkeypatch: pytest.Monkey
     ref = block(x, 6, 5)
     g_ref = torch.autograd.grad(ref.square().sum(), [x, block.mlp.fc1.weight])
     for setting in ("", "0"):
-        monkeypatch.setenv("GLONET_REGIONS_POOL_MAJOR", setting)
+        set_fusion(fast, "pool_major", setting)
         out = fast(x, 6, 5)
         assert rel(out, ref) < 1e-5
         g = torch.autograd.grad(out.square().sum(), [x, fast.mlp.fc1.weight])
         for a, b in zip(g, g_ref, strict=True):
             assert rel(a, b) < 1e-4
-    monkeypatch.setenv("GLONET_REGIONS_POOL_MAJOR", "")
+    set_fusion(fast, "pool_major", "")
     with torch.no_grad():
         fast(x, 6, 5)
         assert "_pool_major_cache" in fast.mlp.__dict__
@@ -143,7 +154,7 @@ def test_gn_lrelu_split_statistics_channels_last_and_offset() -> None:
 
 
 @pytest.mark.parametrize("hw", [(10, 7), (6, 8)])
-@pytest.mark.parametrize("layout", ["tokens", "planes", "dft"])
+@pytest.mark.parametrize("layout", ["planes", "dft"])
 @pytest.mark.parametrize("threshold", [0.0, 0.01])
 def test_fast_afno_matches_eager(
     threshold: float, layout: SpectralLayout, hw: tuple[int, int]
@@ -196,8 +207,8 @@ def test_fast_afno_layout_is_chosen_by_grid_size() -> None:
     assert mod.layout_for(68 * 55) == "dft"
     assert mod.layout_for(544 * 440) == "dft"
     assert mod.layout_for(1088 * 880) == "planes"
-    mod.fft_layout = "tokens"
-    assert mod.layout_for(68 * 55) == "tokens"
+    mod.fft_layout = "planes"
+    assert mod.layout_for(68 * 55) == "planes"
 
 
 def test_fast_afno_inference_cache_follows_weight_updates() -> None:
@@ -215,17 +226,18 @@ def test_fast_afno_inference_cache_follows_weight_updates() -> None:
         assert rel(fast_mod(x, 6, 4), ref_mod(x, 6, 4)) < 1e-5
 
 
-def test_afno_spectral_bf16_error_is_bounded() -> None:
-    # The bf16 products (as on CUDA under autocast) vs the float32 ones, spectral MLP alone.
+def test_afno_mix_bf16_error_is_bounded() -> None:
+    # The bf16 products (as on CUDA under autocast) vs the float32 ones, the token mixer alone.
     torch.manual_seed(1)
     mod = AdativeFourierNeuralOperator(64, num_blocks=2)
-    z = torch.randn(2, 12, 7, 64, dtype=torch.complex64)
-    args = (mod.w1, mod.b1, mod.w2, mod.b2, 2, 0.0)
+    mod.__class__ = FastAFNO
+    assert isinstance(mod, FastAFNO)
+    x = torch.randn(2, 12 * 7, 64)
     with torch.no_grad():
-        ref = afno_spectral(z, *args, torch.float32)
-        out = afno_spectral(z, *args, torch.bfloat16)
-    assert out.dtype == torch.complex64 and out.shape == z.shape
-    assert rel(torch.view_as_real(out), torch.view_as_real(ref)) < 1e-2
+        ref = afno_mix(x, 12, 7, *mod.fused_args(torch.float32, 12, 7, x.device))
+        out = afno_mix(x, 12, 7, *mod.fused_args(torch.bfloat16, 12, 7, x.device))
+    assert out.dtype == torch.float32 and out.shape == x.shape
+    assert rel(out, ref) < 1e-2
 
 
 @pytest.mark.parametrize("channels", [5, 40])
@@ -255,7 +267,7 @@ def test_fast_forward_with_dense_grouped_convs(tiny: Callable[..., Glonet]) -> N
 
 
 def _fourier_block_args(
-    block: FourierNetBlock, layout: SpectralLayout = "tokens"
+    block: FourierNetBlock, layout: SpectralLayout = "planes"
 ) -> tuple[object, ...]:
     fast = copy.deepcopy(block)
     fuse_blocks(fast, "eager")
@@ -270,7 +282,7 @@ def _fourier_block_args(
 
 
 @inductor_warning
-@pytest.mark.parametrize("layout", ["tokens", "dft"])
+@pytest.mark.parametrize("layout", ["planes", "dft"])
 def test_compiled_fourier_block_matches_module(layout: SpectralLayout) -> None:
     # The whole block as one Inductor graph (CPU backend here; CUDA in the product): same
     # outputs and gradients as the eager module, FFTs and complex views included.
@@ -481,7 +493,7 @@ def test_fast_inception_concat_without_cat(channels_last: bool) -> None:
 
 def _record_fused_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the fused functions the fast modules call from now on (in call order)."""
-    from glonet_regions.model import fast as fast_module
+    from glonet_regions.model.gpu import blocks as fast_module
 
     calls: list[str] = []
     real = fast_module._fn
@@ -515,11 +527,10 @@ def _inception_pair(seed: int) -> tuple[Inception, FastInception]:
     reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
 )
 def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-kernel branches equal the per-branch path, in inference only; the environment
-    variable turns them off."""
+    """The one-kernel branches equal the per-branch path, in inference only; the
+    ``inception_combined`` fusion off turns them off."""
     ref, fast_mod = _inception_pair(5)
     x = torch.randn(2, 12, 9, 7)
-    monkeypatch.delenv("GLONET_REGIONS_INCEPTION_COMBINED", raising=False)
     with torch.no_grad():
         want = ref(x)
         got = fast_mod(x)
@@ -529,7 +540,7 @@ def test_fast_inception_combined_branches_match(monkeypatch: pytest.MonkeyPatch)
     got_grad = fast_mod(x)  # gradients on: the per-branch path
     assert "_combined_cache" not in fast_mod.__dict__
     assert rel(got_grad, want) < 1e-5
-    monkeypatch.setenv("GLONET_REGIONS_INCEPTION_COMBINED", "0")
+    set_fusion(fast_mod, "inception_combined", "0")
     with torch.no_grad():
         got_off = fast_mod(x)
     assert "_combined_cache" not in fast_mod.__dict__
@@ -543,7 +554,7 @@ def test_fast_inception_branches_normalised_together(
 ) -> None:
     """The branches' GroupNorms, LeakyReLUs and sum in one function (the default) equal the
     eager Inception, values and gradients, as the per-branch chain does
-    (``GLONET_REGIONS_GN_BRANCHES=0``); the function is called once per Inception."""
+    (the ``gn_branches`` fusion off); the function is called once per Inception."""
     ref, fast_mod = _inception_pair(11)
     fast_mod.conv_strategy = "grouped"
     fast_mod.fused_impl = impl  # type: ignore[assignment]
@@ -552,7 +563,7 @@ def test_fast_inception_branches_normalised_together(
     g_want = torch.autograd.grad(want.square().sum(), [x, ref.lls[1].norm.weight])
     calls = _record_fused_calls(monkeypatch)
     for setting, name, count in (("", "gn_lrelu_branches", 1), ("0", "gn_lrelu", 3)):
-        monkeypatch.setenv("GLONET_REGIONS_GN_BRANCHES", setting)
+        set_fusion(fast_mod, "gn_branches", setting)
         calls.clear()
         got = fast_mod(x)
         assert calls.count(name) == count
@@ -567,10 +578,10 @@ def test_fast_inception_branches_normalised_together(
 def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """``space.NO``'s LayerNorm and ``lproj`` as matrix products (the default) equal the
     module, values and gradients, as the per-convolution form does
-    (``GLONET_REGIONS_LPROJ_GEMM=0``); a ``lproj`` with overlapping kernels keeps the
+    (the ``lproj_gemm`` fusion off); a ``lproj`` with overlapping kernels keeps the
     convolutions."""
     from glonet_regions.model.blocks import GFBlock
-    from glonet_regions.model.fast import _is_unpatch
+    from glonet_regions.model.gpu.blocks import _is_unpatch
 
     torch.manual_seed(13)
     block = GFBlock(3, 16, 8, 1, 2, 2, 2, (6, 4), (2, 3))
@@ -580,7 +591,7 @@ def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch)
     ref = block(x)
     g_ref = torch.autograd.grad(ref.square().sum(), [x, block.lproj[2].weight, block.norm.weight])
     for setting in ("", "0"):
-        monkeypatch.setenv("GLONET_REGIONS_LPROJ_GEMM", setting)
+        set_fusion(fast, "lproj_gemm", setting)
         fast.__dict__.pop("_lproj_cache", None)
         out = fast(x)
         assert out.shape == ref.shape
@@ -589,7 +600,7 @@ def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch)
         g = torch.autograd.grad(out.square().sum(), [x, fast.lproj[2].weight, fast.norm.weight])
         for a, b in zip(g, g_ref, strict=True):
             assert rel(a, b) < 1e-4
-    monkeypatch.setenv("GLONET_REGIONS_LPROJ_GEMM", "")
+    set_fusion(fast, "lproj_gemm", "")
     with torch.no_grad():
         fast(x)
         assert "_lproj_cache" in fast.__dict__
@@ -598,25 +609,18 @@ def test_fast_gf_block_head_as_gemms(impl: str, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_gn_lrelu_branches_needs_a_branch() -> None:
-    from glonet_regions.model.fast_kernels import gn_lrelu_branches
+    from glonet_regions.model.gpu.kernels import gn_lrelu_branches
 
     with pytest.raises(ValueError, match="at least one branch"):
         gn_lrelu_branches([], [], [], 2, 1e-5, 0.2, [])
 
 
-def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from glonet_regions.model import fast_kernels
+def test_tuned_fused_functions_from_the_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``compiled()`` hands coordinate-descent tuning to torch.compile for the functions the
+    options name (``configure``), only."""
+    from glonet_regions.model.gpu import kernels as fast_kernels
 
-    monkeypatch.delenv("GLONET_REGIONS_TUNE_FUSED", raising=False)
-    assert fast_kernels.tuned_functions() == frozenset()
-    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", " gn_lrelu, fourier_block ")
-    assert fast_kernels.tuned_functions() == {"gn_lrelu", "fourier_block"}
-    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "all")
-    assert fast_kernels.tuned_functions() == set(fast_kernels.FUSED)
-    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "gn_relu")
-    with pytest.raises(ValueError, match=r"unknown fused functions \['gn_relu'\]"):
-        fast_kernels.tuned_functions()
-    # compiled() hands the option to torch.compile for the named functions only.
+    assert set(fast_kernels.FUSED) == set(GpuOptions(tune=("all",)).tuned())
     seen: dict[str, object] = {}
 
     def fake_compile(fn: Callable[..., Tensor], **kwargs: object) -> Callable[..., Tensor]:
@@ -625,7 +629,8 @@ def test_tuned_fused_functions_from_the_environment(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     monkeypatch.setattr(fast_kernels, "_COMPILED", {})
-    monkeypatch.setenv("GLONET_REGIONS_TUNE_FUSED", "gn_lrelu")
+    monkeypatch.setattr(fast_kernels, "_TUNED", frozenset())
+    fast_kernels.configure(GpuOptions(tune=("gn_lrelu",)).tuned())
     fast_kernels.compiled("gn_lrelu")
     fast_kernels.compiled("mlp_residual")
     assert seen == {"gn_lrelu": {"coordinate_descent_tuning": True}, "mlp_residual": None}
@@ -651,7 +656,7 @@ def test_bias_act_and_patch_tokens_match_the_modules() -> None:
 
 @pytest.mark.parametrize("second", [False, True])
 def test_pointwise_projection_is_the_1x1_convolution(second: bool) -> None:
-    from glonet_regions.model.fast import _pointwise
+    from glonet_regions.model.gpu.blocks import _pointwise
 
     torch.manual_seed(4)
     conv = torch.nn.Conv2d(10, 6, 1)
@@ -683,9 +688,11 @@ def test_fast_space_branch_folds_the_local_branch(tiny: Callable[..., Glonet]) -
 def test_fast_glue_can_be_turned_off(
     tiny: Callable[..., Glonet], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GLONET_REGIONS_FAST_GLUE", "0")
     model = tiny()
-    fast = optimise_model(copy.deepcopy(model), device="cpu", mode="fast", training=False)
+    fast = optimise_model(
+        copy.deepcopy(model), device="cpu", mode="fast", training=False,
+        options=GpuOptions(disable=("fast_glue",)),
+    )  # fmt: skip
     assert isinstance(fast, Glonet)
     assert type(fast.space) is not FastFoTF and type(fast.space.NO) is not FastGFBlock
     x = torch.randn(1, 2, 5, 32, 48)
@@ -723,7 +730,7 @@ def test_compiled_bias_functions_match_eager_with_gradients() -> None:
 def test_pointwise_projection_under_autocast_with_gradients() -> None:
     """The in-place accumulation of the second product works under bf16 autocast with
     autograd (training path): gradients within bf16 bounds of the float32 convolution's."""
-    from glonet_regions.model.fast import _pointwise
+    from glonet_regions.model.gpu.blocks import _pointwise
 
     torch.manual_seed(7)
     conv = torch.nn.Conv2d(12, 8, 1)
@@ -747,7 +754,7 @@ def test_patch_embedding_as_one_gemm(
 ) -> None:
     """The GEMM patch embedding (the default) equals the strided convolution's, eager and
     compiled (values and gradients), and the fast network with it, or with the convolution
-    (``GLONET_REGIONS_PATCH_GEMM=0``), equals the eager network."""
+    (the ``patch_gemm`` fusion off), equals the eager network."""
     torch.manual_seed(8)
     conv = torch.nn.Conv2d(3, 7, 4, stride=4)
     x = torch.randn(2, 3, 8, 12, requires_grad=True)
@@ -764,66 +771,9 @@ def test_patch_embedding_as_one_gemm(
     x5 = torch.randn(1, 2, 5, 32, 48)
     calls = _record_fused_calls(monkeypatch)
     for setting, expected in (("", "patch_embed_gemm"), ("0", "patch_tokens")):
-        monkeypatch.setenv("GLONET_REGIONS_PATCH_GEMM", setting)
+        set_fusion(fast, "patch_gemm", setting)
         calls.clear()
         with torch.no_grad():
             assert rel(fast(x5), model(x5)) < 1e-5
         assert expected in calls
         assert {"patch_embed_gemm", "patch_tokens"} - {expected} - set(calls)
-
-
-@inductor_warning
-def test_combined_partial_statistics_and_gn_from_them() -> None:
-    """``combine_partials`` (Chan's combination) gives the mean and variance of the whole, with
-    no cancellation for a mean far from zero; ``gn_lrelu`` with partials equals it without,
-    eager and compiled."""
-    from glonet_regions.model.fast_kernels import combine_partials
-
-    torch.manual_seed(9)
-    x = torch.randn(2, 6, 10, 7) * 0.01 + 300.0
-    tiles = x.flatten(2).split([13, 30, 27], dim=2)  # uneven tiles of each image's pixels
-    sums = torch.stack([t.sum(2) for t in tiles], 1)
-    m2 = torch.stack([(t - t.mean(2, keepdim=True)).square().sum(2) for t in tiles], 1)
-    counts = torch.tensor([[13.0, 30.0, 27.0]] * 2)
-    mean, var = combine_partials(sums, m2, counts)
-    ref_var, ref_mean = torch.var_mean(x.double(), dim=(2, 3), correction=0)
-    torch.testing.assert_close(mean.double(), ref_mean, rtol=1e-6, atol=0)
-    torch.testing.assert_close(var.double(), ref_var, rtol=1e-3, atol=1e-9)
-    x = torch.randn(2, 6, 10, 7) + 3.0  # the GroupNorm at an ordinary scale
-    tiles = x.flatten(2).split([13, 30, 27], dim=2)
-    sums = torch.stack([t.sum(2) for t in tiles], 1)
-    m2 = torch.stack([(t - t.mean(2, keepdim=True)).square().sum(2) for t in tiles], 1)
-    w, b, acc, cb = torch.randn(6), torch.randn(6), torch.randn_like(x), torch.randn(6)
-    ref = gn_lrelu(x, w, b, 3, 1e-5, 0.2, acc, cb)
-    for fn in (gn_lrelu, compiled("gn_lrelu")):
-        out = fn(x, w, b, 3, 1e-5, 0.2, acc, cb, (sums, m2, counts))
-        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
-
-
-@pytest.mark.skipif(
-    os.environ.get("TRITON_INTERPRET") != "1" or importlib.util.find_spec("triton") is None,
-    reason="runs the Triton kernel on CPU tensors through Triton's interpreter",
-)
-def test_fast_inception_gn_statistics_from_the_convolution(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With ``GLONET_REGIONS_GN_FROM_CONV=1`` the combined kernel's epilogue statistics feed
-    the GroupNorms (in inference): same output as the eager Inception."""
-    from glonet_regions.model import triton_conv
-
-    ref, fast_mod = _inception_pair(10)
-    calls: list[int] = []
-    real = triton_conv.grouped_conv_nhwc_stats
-
-    def counted(*args: object, **kw: object) -> object:
-        calls.append(1)
-        return real(*args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(triton_conv, "grouped_conv_nhwc_stats", counted)
-    monkeypatch.setenv("GLONET_REGIONS_GN_FROM_CONV", "1")
-    x = torch.randn(1, 12, 9, 7)
-    with torch.no_grad():
-        want = ref(x)
-        got = fast_mod(x)
-    assert calls == [1]  # one combined kernel with statistics for the three branches
-    assert rel(got, want) < 1e-5

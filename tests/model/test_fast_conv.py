@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glonet_regions.model import fast_conv
-from glonet_regions.model.fast_conv import _run as run_with_groups
-from glonet_regions.model.fast_conv import (
+from glonet_regions.model.gpu import conv as fast_conv
+from glonet_regions.model.gpu.conv import _run as run_with_groups
+from glonet_regions.model.gpu.conv import (
     block_diagonal,
     choices,
     choices_file,
@@ -93,16 +93,13 @@ def test_merge_candidates() -> None:
     assert merge_candidates(1) == [1]
 
 
-def test_timed_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
-    from glonet_regions.model.fast_conv import timed_candidates
+def test_timed_candidates() -> None:
+    from glonet_regions.model.gpu.conv import timed_candidates
 
-    monkeypatch.delenv("GLONET_REGIONS_CONV_NATIVE", raising=False)
     assert timed_candidates(8) == [4, 2, 1]
     assert timed_candidates(6) == [3, 1]
     assert timed_candidates(3) == [3, 1]  # a single merge: the native form stays a candidate
     assert timed_candidates(1) == [1]
-    monkeypatch.setenv("GLONET_REGIONS_CONV_NATIVE", "1")
-    assert timed_candidates(8) == [8, 4, 2, 1]
 
 
 def test_merged_gradient_reaches_grouped_weight() -> None:
@@ -256,7 +253,7 @@ def test_cuda_choices_persist_across_processes(
 def test_saved_triton_timings_are_keyed_by_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     a, b = (64, 32, 4, 1), (64, 32, 4, 4)
     monkeypatch.setattr(triton_conv, "CONFIGS", (a, b))
@@ -298,7 +295,7 @@ def test_cuda_auto_weighs_triton_in_inference_only(
         out = grouped_conv(conv, x, "auto").float()  # adds the Triton timings to the record
     assert float((out - ref).norm() / ref.norm()) < 1e-2
     (rec,) = fast_conv._CHOICES.values()
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     assert {fast_conv._triton_label(c) for c in triton_conv.CONFIGS} <= rec.keys()
     assert load_choices(choices_file())[repr(next(iter(fast_conv._CHOICES)))] == rec
@@ -317,7 +314,7 @@ def test_cuda_auto_weighs_triton_in_inference_only(
 def test_a_failing_triton_configuration_falls_back_to_cudnn(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     configs = ((64, 32, 4, 1), (64, 32, 4, 4))
     monkeypatch.setattr(triton_conv, "CONFIGS", configs)
@@ -346,7 +343,7 @@ def test_a_failing_triton_configuration_falls_back_to_cudnn(
 def test_combined_branches_only_where_faster_than_separate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     a, b = (64, 32, 4, 1), (64, 32, 4, 4)
     monkeypatch.setattr(triton_conv, "CONFIGS", (a, b))

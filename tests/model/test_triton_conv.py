@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 pytest.importorskip("triton", reason="Triton is a dev dependency on Linux x86_64")
 
-from glonet_regions.model import triton_conv
-from glonet_regions.model.fast_conv import grouped_conv
+from glonet_regions.model.gpu import triton_conv
+from glonet_regions.model.gpu.conv import grouped_conv
+from glonet_regions.model.gpu.options import GpuOptions
 
 # tests/conftest.py turns Triton's interpreter on where there is no CUDA device.
 interpreted = pytest.mark.skipif(
@@ -150,28 +151,8 @@ def test_triton_grouped_conv_on_cuda_bf16() -> None:
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_epilogue_statistics_on_cuda_bf16() -> None:
-    """The statistics written by the compiled kernels (one-row and multi-row) match the mean
-    and variance of their bf16 output (computed from the float32 accumulators: within bf16
-    rounding)."""
-    from glonet_regions.model.fast_kernels import combine_partials
-
-    conv = torch.nn.Conv2d(64, 128, 11, padding=5, groups=8).cuda()
-    x = torch.randn(1, 64, 68, 55, device="cuda", dtype=torch.bfloat16) + 1.0
-    x = x.contiguous(memory_format=torch.channels_last)
-    packed = triton_conv.packed_weight(conv.weight, 8, torch.bfloat16)
-    for rows in (1, 2, 4):
-        y, parts = triton_conv.grouped_conv_nhwc_stats(x, packed, None, 8, block_m=64, rows=rows)
-        var, mean = torch.var_mean(y.float(), dim=(2, 3), correction=0)
-        got_mean, got_var = combine_partials(*parts)
-        torch.testing.assert_close(got_mean, mean, rtol=1e-2, atol=1e-2)
-        torch.testing.assert_close(got_var, var, rtol=1e-2, atol=1e-3)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from glonet_regions.model import fast_conv
+    from glonet_regions.model.gpu import conv as fast_conv
 
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(fast_conv, "_CHOICES", {})
@@ -179,9 +160,8 @@ def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     convs = [torch.nn.Conv2d(64, 128, k, padding=k // 2, groups=8).cuda() for k in (3, 5, 7, 11)]
     x = torch.randn(1, 64, 68, 55, device="cuda").contiguous(memory_format=torch.channels_last)
     with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        found = fast_conv.combined_branches(torch.nn.Module(), convs, x)
-        assert found is not None and found[1] is None
-        y = found[0]
+        y = fast_conv.combined_branches(torch.nn.Module(), convs, x)
+        assert y is not None
         assert y.shape == (1, 512, 68, 55)
         for b, conv in enumerate(convs):
             ref = F.conv2d(x, conv.weight, None, padding=conv.padding, groups=8).float()
@@ -191,17 +171,21 @@ def test_combined_branches_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert int(rec["choice"]) >= 0  # a configuration ran and was saved
 
 
-def test_configurations_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GLONET_REGIONS_TRITON_CONFIGS", raising=False)
+def test_configurations_from_the_options() -> None:
+    from glonet_regions.model.gpu import conv as fast_conv
+
+    try:
+        fast_conv.configure(GpuOptions(triton_configs=((64, 32, 4, 4), (128, 64, 8, 2))))
+        assert triton_conv.configs() == ((64, 32, 4, 4), (128, 64, 8, 2))
+    finally:
+        fast_conv.configure(GpuOptions())
     assert triton_conv.configs() == triton_conv.CONFIGS
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "64,32,4,4; 128,64,8,2")
-    assert triton_conv.configs() == ((64, 32, 4, 4), (128, 64, 8, 2))
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "64,32,4")
+    env = {"GLONET_REGIONS_TRITON_CONFIGS": "64,32,4,4; 128,64,8,2"}
+    assert GpuOptions().with_env(env).triton_configs == ((64, 32, 4, 4), (128, 64, 8, 2))
     with pytest.raises(ValueError, match="expected 'block_m,block_k,num_warps,rows'"):
-        triton_conv.configs()
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_CONFIGS", "48,32,4,1")
+        GpuOptions().with_env({"GLONET_REGIONS_TRITON_CONFIGS": "64,32,4"})
     with pytest.raises(ValueError, match="powers of two"):
-        triton_conv.configs()
+        GpuOptions().with_env({"GLONET_REGIONS_TRITON_CONFIGS": "48,32,4,1"})
 
 
 _AOT_SCRIPT = """
@@ -209,15 +193,13 @@ import json, sys
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
-from glonet_regions.model import _triton_kernels as kernels
+from glonet_regions.model.gpu import triton_kernels as kernels
 
 for kernel, consts in json.loads(sys.argv[1]):
     fn = getattr(kernels, kernel)
     constexprs = {"GROUPS": 8, "K": 11, "BLOCK_K": 32, "BLOCK_CO": 16, "HAS_BIAS": True,
-                  "BRANCHES": 1, "STATS": False, **consts}
-    fp32 = ("sum_ptr", "m2_ptr", "cnt_ptr")
-    signature = {n: "constexpr" if n in constexprs else (
-                     ("*fp32" if n in fp32 else "*bf16") if n.endswith("_ptr") else "i32")
+                  "BRANCHES": 1, **consts}
+    signature = {n: "constexpr" if n in constexprs else ("*bf16" if n.endswith("_ptr") else "i32")
                  for n in fn.arg_names}
     aligned = [n for n in ("x_ptr", "w_ptr", "b_ptr", "y_ptr", "c_in", "c_out") if n in signature]
     attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in aligned}
@@ -252,11 +234,6 @@ def test_kernels_compile_for_hopper(tmp_path: Path) -> None:
         ("grouped_conv_rows_kernel", {"CIN_G": 8, "COUT_G": 16, "BLOCK_W": 64, "ROWS": 4}),
         ("grouped_conv_rows_kernel",
          {"CIN_G": 8, "COUT_G": 64, "BLOCK_W": 64, "BLOCK_CO": 64, "ROWS": 2, "BRANCHES": 4}),
-        # With the GroupNorm statistics in the epilogue.
-        ("grouped_conv_kernel",
-         {"CIN_G": 8, "COUT_G": 64, "BLOCK_M": 64, "BLOCK_CO": 64, "BRANCHES": 4, "STATS": True}),
-        ("grouped_conv_rows_kernel",
-         {"CIN_G": 8, "COUT_G": 16, "BLOCK_W": 64, "ROWS": 4, "STATS": True}),
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.update(TRITON_CACHE_DIR=str(tmp_path), TRITON_DEFAULT_FP_FUSION="1")
@@ -310,7 +287,7 @@ def test_precompile_warms_up_exactly_what_the_launch_runs(
     assert not triton_conv.precompile(x, weight, bias, 8, configs)  # CPU: nothing to compile
     monkeypatch.setattr(triton_conv, "_can_precompile", lambda _x: True)
     assert triton_conv.precompile(x, weight, bias, 8, configs, threads=2)
-    warmed = [(args[0], args[8:], kw) for what, args, kw in log if what == "warmup"]
+    warmed = [(args[0], args[5:], kw) for what, args, kw in log if what == "warmup"]
     assert len(warmed) == 2 and not [e for e in log if e[0] == "launch"]
     for (block_m, block_k, num_warps, rows), (grid, ints, kw) in zip(configs, warmed, strict=True):
         log.clear()
@@ -318,75 +295,29 @@ def test_precompile_warms_up_exactly_what_the_launch_runs(
             x, weight, bias, 8, block_m=block_m, block_k=block_k, num_warps=num_warps, rows=rows
         )
         ((_, launched, launch_kw),) = log
-        assert (launched[0], launched[8:], launch_kw) == (grid, ints, kw)
+        assert (launched[0], launched[5:], launch_kw) == (grid, ints, kw)
     assert not triton_conv.precompile(x, weight, bias, 8, [(64, 64, 4, 1)])  # compile error
 
 
 def test_time_configs_precompiles_the_missing_configurations(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from glonet_regions.model import fast_conv
+    from glonet_regions.model.gpu import conv as fast_conv
 
     configs = ((64, 32, 4, 1), (64, 32, 4, 4), (128, 32, 8, 2))
     monkeypatch.setattr(triton_conv, "CONFIGS", configs)
     monkeypatch.setattr(fast_conv, "_median_ms", lambda fn, **_: (fn(), 0.5)[1])
     asked: list[list[tuple[int, int, int, int]]] = []
     rec: dict[str, float | int] = {fast_conv._triton_label(configs[0]): 1.0}
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "0")
+    monkeypatch.setattr(fast_conv, "_OPTIONS", GpuOptions(compile_threads=0))
     fast_conv._time_configs(dict(rec), lambda i: None, "x {config}", "y", asked.append)
     assert asked == []  # switched off
-    monkeypatch.delenv("GLONET_REGIONS_TRITON_COMPILE_THREADS")
+    monkeypatch.setattr(fast_conv, "_OPTIONS", GpuOptions())
     assert 1 <= fast_conv.compile_threads() <= 8  # on by default
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "4")
+    monkeypatch.setattr(fast_conv, "_OPTIONS", GpuOptions(compile_threads=4))
     assert fast_conv.compile_threads() == 4
     fast_conv._time_configs(rec, lambda i: None, "x {config}", "y", asked.append)
     assert asked == [list(configs[1:])]
     assert rec[fast_conv._triton_label(configs[2])] == 0.5
-    monkeypatch.setenv("GLONET_REGIONS_TRITON_COMPILE_THREADS", "many")
     with pytest.raises(ValueError, match="GLONET_REGIONS_TRITON_COMPILE_THREADS"):
-        fast_conv.compile_threads()
-
-
-@interpreted
-@settings(max_examples=10, deadline=None)
-@given(
-    rows=st.sampled_from([1, 2, 3, 4]),
-    batch=st.integers(1, 2),
-    h=st.integers(1, 9),
-    w=st.integers(1, 9),
-    branches=st.sampled_from([1, 2]),
-    offset=st.sampled_from([0.0, 50.0]),
-    seed=st.integers(0, 2**16),
-)
-def test_epilogue_statistics_are_the_outputs_mean_and_variance(
-    rows: int, batch: int, h: int, w: int, branches: int, offset: float, seed: int
-) -> None:
-    """The per-tile sums and squared deviations the kernel writes combine to each image's
-    per-channel mean and variance of the output (ragged tiles, branch-major channels, a large
-    mean against a small spread: no cancellation)."""
-    from glonet_regions.model.fast_kernels import combine_partials
-
-    if rows == 1:
-        batch = 1  # one-row tiles run across images (rejected below)
-    torch.manual_seed(seed)
-    convs = [torch.nn.Conv2d(8, 4, k, padding=k // 2, groups=4) for k in (3, 5)[:branches]]
-    x = torch.randn(batch, 8, h, w) + offset
-    if branches == 1:
-        weight = triton_conv.packed_weight(convs[0].weight, 4, torch.float32)
-    else:
-        weight = triton_conv.branch_packed_weight([c.weight for c in convs], 4, torch.float32)
-    y, parts = triton_conv.grouped_conv_nhwc_stats(
-        x, weight, None, 4, block_m=16, block_k=16, rows=rows, branches=branches
-    )
-    var, mean = torch.var_mean(y.double(), dim=(2, 3), correction=0)
-    got_mean, got_var = combine_partials(*parts)
-    torch.testing.assert_close(got_mean.double(), mean, rtol=1e-5, atol=1e-5 * (1 + offset))
-    torch.testing.assert_close(got_var.double(), var, rtol=1e-4, atol=1e-5)
-    assert float(parts[2].sum()) == batch * h * w
-
-
-@interpreted
-def test_one_row_statistics_need_a_batch_of_one() -> None:
-    weight = triton_conv.packed_weight(torch.randn(8, 2, 3, 3), 4, torch.float32)
-    with pytest.raises(ValueError, match="batch of 1"):
-        triton_conv.grouped_conv_nhwc_stats(torch.randn(2, 8, 4, 4), weight, None, 4, rows=1)
+        GpuOptions().with_env({"GLONET_REGIONS_TRITON_COMPILE_THREADS": "many"})

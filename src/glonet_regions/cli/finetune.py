@@ -51,7 +51,6 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
         "boundary_provider",
         "boundary_width",
         "amp",
-        "exec_mode",
         "grad_checkpointing",
         "grad_clip",
         "early_stopping_patience",
@@ -79,6 +78,7 @@ def _overrides(opts: dict[str, Any]) -> dict[str, Any]:
     if groups is not None:
         out["groups"] = "all" if groups == ["all"] else groups
     out["freeze"] = _csv(opts["freeze"])
+    out["gpu"] = {"exec_mode": opts["exec_mode"]}
     lora = {
         "rank": opts["lora_rank"],
         "alpha": opts["lora_alpha"],

@@ -1,4 +1,5 @@
-"""``glonet-regions model``: fetch, inspect and import the published GLONET weight files."""
+"""``glonet-regions model``: fetch, inspect and import the published GLONET weight files;
+compile a forecaster bundle ahead of time for this machine."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ _TRUST_HELP = (
 
 @click.group(name="model")
 def model() -> None:
-    """Fetch, inspect and import GLONET TorchScript weight files."""
+    """Fetch, inspect and import GLONET weight files; compile a forecaster bundle for this
+    machine."""
 
 
 @model.command(name="fetch")
@@ -154,3 +156,36 @@ def import_cmd(
     click.echo(report.format())
     if not report.ok:
         raise SystemExit(1)
+
+
+@model.command(name="compile")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--device", default="cuda", show_default=True, help="Torch device the packages run on."
+)
+@click.option("--groups", default=None, help="Comma-separated depth groups [all in the bundle].")
+@user_errors
+def compile_cmd(bundle: Path, device: str, groups: str | None) -> None:
+    """Compile BUNDLE's networks ahead of time for this machine (BUNDLE.compiled/).
+
+    Each depth group's optimised forward is exported (torch.export) and compiled with
+    AOTInductor into a package, stored with the measured convolution choices beside the
+    bundle and keyed by card, torch and CUDA versions. `forecast` on a matching machine loads
+    the packages instead of compiling (seconds instead of minutes); elsewhere it says so once
+    and falls back.
+    """
+    from glonet_regions.core.errors import ValidationError
+    from glonet_regions.model.bundle import load_bundle
+    from glonet_regions.model.gpu import compile_packages
+
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValidationError(f"--device {device}: CUDA is not available on this machine")
+    loaded = load_bundle(bundle)
+    names = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
+    folder = compile_packages(
+        loaded, device, groups=names, progress=lambda m: click.echo(f"compile: {m}", err=True)
+    )
+    click.echo(f"wrote {folder}")

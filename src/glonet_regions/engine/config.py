@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 from glonet_regions.core.errors import ConfigError
+from glonet_regions.model.gpu.options import GpuOptions
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -105,9 +106,9 @@ class FinetuneConfig:
         boundary_width: Zone width in cells of the store grid (default: the region's zone
             on the store grid, see ``Region.boundary_width_on``).
         amp: bf16 autocast (CUDA only; ignored on CPU).
-        exec_mode: ``auto`` (the optimised path of ``glonet_regions.model.fast`` on CUDA:
-            fused blocks, channels-last, selective checkpointing, fused AdamW; eager on CPU),
-            ``fast`` or ``eager``.
+        gpu: How the network runs on the GPU (``exec_mode`` and the optimised path's
+            switches; see the ``gpu`` table). A file's top-level ``exec_mode`` key is read as
+            ``gpu.exec_mode``.
         grad_checkpointing: Activation checkpointing of the AFNO and Inception blocks.
         grad_clip: Max global gradient norm (None: no clipping).
         early_stopping_patience: Validations without improvement before a group stops.
@@ -152,7 +153,7 @@ class FinetuneConfig:
     boundary_provider: str | None = None
     boundary_width: int | None = None
     amp: bool = True
-    exec_mode: str = "auto"
+    gpu: GpuOptions = field(default_factory=GpuOptions)
     grad_checkpointing: bool = False
     grad_clip: float | None = 1.0
     early_stopping_patience: int | None = 5
@@ -177,6 +178,11 @@ class FinetuneConfig:
             ConfigError: Naming ``source`` and the key at fault.
         """
         data = dict(data)
+        if "exec_mode" in data:  # the key of earlier files and checkpoints
+            gpu = data.get("gpu")
+            gpu = dict(gpu) if isinstance(gpu, Mapping) else {}
+            gpu.setdefault("exec_mode", data.pop("exec_mode"))
+            data["gpu"] = gpu
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise ConfigError(
@@ -191,13 +197,14 @@ class FinetuneConfig:
     def merged(
         self, overrides: Mapping[str, Any], *, source: str = "command line"
     ) -> FinetuneConfig:
-        """A copy with ``overrides`` applied (``None`` values are ignored; ``lora`` merges)."""
+        """A copy with ``overrides`` applied (``None`` values are ignored; ``lora`` and ``gpu``
+        merge)."""
         data = self.to_dict()
         for key, value in overrides.items():
             if value is None:
                 continue
-            if key == "lora" and isinstance(value, Mapping):
-                data["lora"] = {**data["lora"], **{k: v for k, v in value.items() if v is not None}}
+            if key in ("lora", "gpu") and isinstance(value, Mapping):
+                data[key] = {**data[key], **{k: v for k, v in value.items() if v is not None}}
             else:
                 data[key] = value
         return FinetuneConfig.from_mapping(data, source=source)
@@ -352,7 +359,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         source, _, key = where.rpartition(": key ")
-        return tp(**_convert_fields(tp, value, source, prefix=f"{key}."))
+        try:
+            return tp(**_convert_fields(tp, value, source, prefix=f"{key}."))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     raise ConfigError(f"{where}: unsupported type {_describe(tp)}")  # pragma: no cover
 
 
@@ -403,8 +413,6 @@ def _check_values(cfg: FinetuneConfig, source: str) -> None:
         raise ConfigError("keys warmup_steps, num_workers and weight_decay must be >= 0")
     if cfg.boundary_width is not None and cfg.boundary_width < 0:
         raise ConfigError(f"key boundary_width must be >= 0, got {cfg.boundary_width}")
-    if cfg.exec_mode not in ("auto", "fast", "eager"):
-        raise ConfigError(f"key exec_mode must be auto, fast or eager, got {cfg.exec_mode!r}")
     if cfg.lora.rank < 0:
         raise ConfigError(f"key lora.rank must be >= 0, got {cfg.lora.rank}")
     if cfg.init is not None and not (

@@ -148,15 +148,19 @@ class GroupTrainer:
         self.logger = logger
         self.loader_fn = loader_fn
         self.device = ctx.device
-        from glonet_regions.model.fast import optimise_model
+        from glonet_regions.model.gpu import optimise_model
 
         # The optimised path on CUDA (fused blocks, channels-last, selective checkpointing),
         # the plain network elsewhere or with exec_mode "eager"; parameters are unchanged.
+        # The environment's GLONET_REGIONS_* overrides are read here, once.
+        gpu = cfg.gpu.with_env()
+        if ctx.is_main:
+            logger.echo(f"{data.name}: {gpu.describe()}")
         model = optimise_model(
             model,
             device=self.device,
-            mode=cfg.exec_mode,  # type: ignore[arg-type]
             training=True,
+            options=gpu,
             checkpoint=None if cfg.grad_checkpointing else (),
         )
         self.module = model

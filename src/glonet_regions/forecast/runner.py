@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,8 @@ def run_group(
     device: str = "cpu",
     exec_mode: str = "auto",
     cache: dict[int, Any] | None = None,
+    options: Any = None,
+    package: Callable[[Any], Any] | None = None,
 ) -> np.ndarray:
     """Roll one depth-group network forward from two physical days.
 
@@ -121,19 +124,22 @@ def run_group(
         provider: Boundary provider with ``apply(pred, boundary)`` (None: no forcing).
         boundary_phys: ``(2 * n_calls, C, H, W)`` physical boundary data (needed with a provider).
         device: Torch device.
-        exec_mode: ``auto`` (the optimised path of :mod:`glonet_regions.model.fast` on CUDA:
+        exec_mode: ``auto`` (the optimised path of :mod:`glonet_regions.model.gpu` on CUDA:
             fused blocks, channels-last, bf16, the rollout replayed as a CUDA graph), ``fast``
             or ``eager`` (the plain network).
-        cache: Reused between calls for the same model (one prepared runner and one static
-            boundary buffer per model), so a CUDA graph is captured once and replayed for
-            every start date.
+        cache: Reused between calls for the same model (a
+            :class:`~glonet_regions.model.gpu.PreparedGroup` per model), so a CUDA graph is
+            captured once and replayed for every start date.
+        options: :class:`~glonet_regions.model.gpu.GpuOptions` (default: the environment's).
+        package: A compiled forward of this network (``glonet_regions.model.gpu.load_packages``)
+            run instead of preparing ``model``.
 
     Returns:
         ``(2 * n_calls, C, H, W)`` float32 in physical units, NaN on land.
     """
     import torch
 
-    from glonet_regions.model.fast import ForecastRunner, optimise_model
+    from glonet_regions.model.gpu import ForecastRunner, PreparedGroup, optimise_model
 
     m = np.asarray(mean, dtype=np.float32)[:, None, None]
     s = np.asarray(std, dtype=np.float32)[:, None, None]
@@ -143,8 +149,16 @@ def run_group(
     forced = provider is not None and boundary_phys is not None
     key = id(model)
     prepared = None if cache is None else cache.get(key)
-    if prepared is None or prepared[2] != n_calls or prepared[3] != forced:
-        net = optimise_model(model, device=device, mode=exec_mode, training=False)  # type: ignore[arg-type]
+    if prepared is None or not prepared.fits(n_calls, forced):
+        net: Any = package
+        if net is None:
+            net = optimise_model(
+                model,
+                device=device,
+                mode=exec_mode,  # type: ignore[arg-type]
+                training=False,
+                options=options,
+            )
         mask_t = torch.from_numpy(mask).to(device)
         static_bnd: Any = None
         boundary_fn: Callable[[Any, int], Any] | None = None
@@ -163,12 +177,14 @@ def run_group(
         runner = ForecastRunner(
             net, n_calls=n_calls, ocean_mask=mask_t, boundary=boundary_fn, device=device
         )
-        prepared = (runner, static_bnd, n_calls, forced)
+        path = "package" if package is not None else exec_mode
+        prepared = PreparedGroup(runner, static_bnd, n_calls, forced, path)
         if cache is not None:
             cache[key] = prepared
-    runner, static_bnd = prepared[0], prepared[1]
+    runner, static_bnd = prepared.runner, prepared.boundary
     if forced:
         bnorm = np.nan_to_num((boundary_phys.astype(np.float32) - m) / s, nan=0.0)  # type: ignore[union-attr]
+        assert static_bnd is not None
         static_bnd.copy_(torch.from_numpy(bnorm))
     out = runner(x0)
     phys = out[0].float().cpu().numpy() * s + m  # de-normalise first ...
@@ -209,7 +225,11 @@ def run_bundle_forecast(
         days: Lead days.
         boundary: Where the open-boundary data come from
             (:mod:`glonet_regions.forecast.boundary_sources`); None: no forcing.
-        device, progress, exec_mode: See :func:`run_group`.
+        device, progress: See :func:`run_group`.
+        exec_mode: The execution path (see :func:`run_group`); ``auto`` is the plain network
+            on CPU and on CUDA the optimised path when compiled packages beside the bundle
+            match this machine or when enough start dates repay compiling it
+            (:func:`glonet_regions.model.gpu.start_forecast` decides once and says why).
     """
     say = progress or (lambda _m: None)
     if days < 1:
@@ -243,6 +263,12 @@ def run_bundle_forecast(
             v for g in store.group_names if g in bundle.groups for v, _ in store.channels(g)
         ]
         boundary.check(starts, 2 * n_calls, variables, provider.zone_mask(grid.shape))
+    from glonet_regions.model.gpu import start_forecast
+
+    session = start_forecast(
+        bundle, device, exec_mode, len(starts),
+        [g for g in store.group_names if g in bundle.groups], say=say,
+    )  # fmt: skip
     runners: dict[int, Any] = {}
     for group in store.group_names:
         chans = store.channels(group)
@@ -269,6 +295,7 @@ def run_bundle_forecast(
                 bnd = None
                 if provider is not None and boundary is not None:
                     bnd = boundary.fetch(group, chans, start, 2 * n_calls, x)
+                began = time.perf_counter()
                 pred = run_group(
                     model,
                     x,
@@ -279,9 +306,12 @@ def run_bundle_forecast(
                     provider=provider,
                     boundary_phys=bnd,
                     device=device,
-                    exec_mode=exec_mode,
+                    exec_mode=session.exec_mode,
                     cache=runners,
+                    options=session.options,
+                    package=session.packages.get(group),
                 )[:days]
+                session.took(group, time.perf_counter() - began)
             for c, (var, li) in enumerate(chans):
                 if li is None:
                     arr = fields.setdefault(
@@ -293,6 +323,7 @@ def run_bundle_forecast(
                         var, np.full((n_s, days, len(depths), *grid.shape), np.nan, np.float32)
                     )
                     arr[si, :, depth_of[li]] = pred[:, c]
+    session.record()
     mode_attrs = boundary_attrs(
         boundary if provider is not None else None,
         f"via {bcfg.get('provider')} (width {bcfg.get('width')})",

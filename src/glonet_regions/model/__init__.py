@@ -5,8 +5,9 @@ Importing this package is cheap: submodules (and torch) load on first attribute 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from glonet_regions.model._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from glonet_regions.model.blocks import resize_pos_embed
@@ -74,12 +75,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"glonet_regions.model.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'glonet_regions.model' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("glonet_regions.model", _LAZY, __all__)

@@ -2,19 +2,17 @@
 
 The Inception branches of GLONET are grouped convolutions (8 groups of 8 -> 16 or 16 -> 32
 channels, kernels 3 to 11). cuDNN runs such shapes through generic indexed kernels at a small
-fraction of the tensor cores' rate (measured on an H200: the 11x11 branch of ``dynamics``
-reaches about 40 TFLOP/s). The same convolution can run with ``groups / m`` groups, each a
+fraction of the tensor cores' rate. The same convolution can run with ``groups / m`` groups, each a
 block-diagonal merge of ``m`` original groups (``m = groups``: one dense convolution): ``m``
 times more arithmetic, but on wider groups that cuDNN's tensor-core kernels handle well. Which
 grouping wins depends on the shape and the card, so :func:`grouped_conv` measures the forward
 of every power-of-two merge the first time it meets a shape and remembers the fastest
 (``strategy="auto"``); ``"grouped"`` and ``"dense"`` force the two ends. ``"triton"`` runs
-the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.triton_conv`; inference
+the grouped sum as one Triton kernel (:mod:`~glonet_regions.model.gpu.triton_conv`; inference
 only). Where no gradient is needed and Triton is installed, ``"auto"`` also times that kernel
-in each configuration of :func:`~glonet_regions.model.triton_conv.configs` and uses it where
-it is the fastest (on an H200 it wins the 16 -> 32 and 8 -> 64 channel groups, e.g.
-``dynamics``' 11x11 64 -> 512 branch 2.55 -> 1.37 ms); ``GLONET_REGIONS_CONV_TRITON=0``
-leaves it out.
+in each configuration of :func:`~glonet_regions.model.gpu.triton_conv.configs` and uses it
+where it is the fastest (the ``conv_triton`` fusion of
+:class:`~glonet_regions.model.gpu.options.GpuOptions`; off, it is left out).
 
 Every form computes the same sum: the merged weights hold exactly the grouped weights and
 zeros, so the results differ only by the order of the float32 accumulation.
@@ -35,16 +33,14 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glonet_regions.model.fast_kernels import compile_cache_dir, derived_weights
-
-if TYPE_CHECKING:
-    from glonet_regions.model.triton_conv import Partials
+from glonet_regions.model.gpu.kernels import compile_cache_dir, derived_weights
+from glonet_regions.model.gpu.options import GpuOptions
 
 __all__ = [
     "ConvStrategy",
@@ -53,8 +49,8 @@ __all__ = [
     "choices_file",
     "combined_branches",
     "compile_threads",
+    "configure",
     "grouped_conv",
-    "grouped_conv_stats",
     "load_choices",
     "measurement_seconds",
     "merge_candidates",
@@ -66,6 +62,19 @@ ConvStrategy = Literal["auto", "grouped", "dense", "triton"]
 
 _CHOICES: dict[tuple[object, ...], dict[str, float | int]] = {}
 _DISK: dict[str, dict[str, float | int]] | None = None  # the choices file, once read
+_OPTIONS = GpuOptions()
+
+
+def configure(options: GpuOptions) -> None:
+    """Use ``options`` (the ``conv_triton`` fusion, the Triton configurations and compile threads)
+    for the measurements from now on; called by ``optimise_model``."""
+    global _OPTIONS
+    from glonet_regions.model.gpu import triton_conv
+
+    _OPTIONS = options
+    triton_conv.set_configs(options.triton_configs)
+
+
 _SPENT: dict[str, float] = dict.fromkeys(
     ("cudnn_merges", "triton_precompile", "triton_first_calls", "triton_timing"), 0.0
 )
@@ -83,7 +92,7 @@ def measurement_seconds() -> dict[str, float]:
 def choices_file(device: int | None = None) -> Path:
     """The JSON file measured choices persist in for this CUDA card and torch/cuDNN versions.
 
-    Under :func:`~glonet_regions.model.fast_kernels.compile_cache_dir`; the name holds the
+    Under :func:`~glonet_regions.model.gpu.kernels.compile_cache_dir`; the name holds the
     card's name and the versions, so another card or another torch measures afresh.
     """
     name = torch.cuda.get_device_name(device) if torch.cuda.is_available() else "cpu"
@@ -160,12 +169,10 @@ def merge_candidates(groups: int) -> list[int]:
 
 def timed_candidates(groups: int) -> list[int]:
     """The group counts ``"auto"`` times: :func:`merge_candidates` without ``groups`` itself
-    where at least two merges remain. cuDNN's grouped kernels never beat a merged form on any
-    GLONET shape on an H100 or an H200 (sessions 5-7, 20 shapes), and autotuning them is the
-    slowest part of a first run's measurements (the 11 x 11 kernels run 4 ms and more per
-    trial). ``GLONET_REGIONS_CONV_NATIVE=1`` times them too."""
+    where at least two merges remain: cuDNN's grouped kernels never beat a merged form on a
+    GLONET shape, and autotuning them is the slowest part of a first run's measurements."""
     merges = merge_candidates(groups)
-    if os.environ.get("GLONET_REGIONS_CONV_NATIVE") == "1" or len(merges) < 3:
+    if len(merges) < 3:
         return merges
     return merges[1:]
 
@@ -255,16 +262,16 @@ def _time_configs(
     precompile: Callable[[list[tuple[int, int, int, int]]], object] | None = None,
 ) -> None:
     """Add to ``rec`` the milliseconds of ``run(i)`` for each configuration ``i`` of
-    :func:`~glonet_regions.model.triton_conv.configs` it lacks (keys from
+    :func:`~glonet_regions.model.gpu.triton_conv.configs` it lacks (keys from
     :func:`_triton_label`), without gradients. Unless :func:`compile_threads` is 0,
     ``precompile`` first gets the missing configurations (compiled in parallel,
-    :func:`~glonet_regions.model.triton_conv.precompile`).
+    :func:`~glonet_regions.model.gpu.triton_conv.precompile`).
 
     A configuration that fails to compile or run (another Triton or card) is recorded as
     infinitely slow, so it is never chosen, with the warning ``"Triton <what> (<error>);
     <fallback>"``, ``what`` formatted with the configuration (``{config}``).
     """
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     missing = [c for c in triton_conv.configs() if _triton_label(c) not in rec]
     with torch.no_grad():
@@ -298,7 +305,7 @@ def _time_configs(
 def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> None:
     """Add the Triton kernel's timings to ``rec`` (:func:`_time_configs`); a configuration
     that fails leaves the shape to cuDNN."""
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     xd = x.detach()
     probe = copy.deepcopy(conv).requires_grad_(False)
@@ -320,35 +327,20 @@ def _measure_triton(conv: nn.Conv2d, x: Tensor, rec: dict[str, float | int]) -> 
 
 def compile_threads() -> int:
     """Threads that compile the Triton configurations of a shape in parallel before they are
-    timed (:func:`~glonet_regions.model.triton_conv.precompile`): the environment variable
-    ``GLONET_REGIONS_TRITON_COMPILE_THREADS``, by default the CPU count up to 8; ``0`` compiles
-    each configuration on its first call, one after another.
-
-    A first run on a fresh machine JIT-compiles about 60 kernel variants (20 shapes x 3
-    configurations, ~0.5 s each); Triton's passes release the GIL part of the time (a first
-    forecast capture on an H100 took 91.8 s compiling in parallel, 110.4 s one after another,
-    session 7). Parallel compilation changes when kernels are compiled, not what runs; where
-    Triton cannot do it, ``precompile`` steps aside.
+    timed (:func:`~glonet_regions.model.gpu.triton_conv.precompile`): the options'
+    ``compile_threads``, by default the CPU count up to 8; ``0`` compiles each configuration
+    on its first call, one after another. Parallel compilation changes when kernels are
+    compiled, not what runs; where Triton cannot do it, ``precompile`` steps aside.
     """
-    raw = os.environ.get("GLONET_REGIONS_TRITON_COMPILE_THREADS", "").strip()
-    if not raw:
-        return min(8, os.cpu_count() or 1)
-    try:
-        threads = int(raw)
-    except ValueError:
-        threads = -1
-    if threads < 0:
-        raise ValueError(
-            f"GLONET_REGIONS_TRITON_COMPILE_THREADS must be a whole number >= 0, got {raw!r}"
-        )
-    return threads
+    threads = _OPTIONS.compile_threads
+    return min(8, os.cpu_count() or 1) if threads is None else threads
 
 
 def _triton_candidate(conv: nn.Conv2d, x: Tensor) -> bool:
     """Whether ``"auto"`` weighs the Triton kernel for this call (inference, CUDA, Triton)."""
-    if os.environ.get("GLONET_REGIONS_CONV_TRITON", "1") == "0":
+    if not _OPTIONS.enabled("conv_triton"):
         return False
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     # supports() first: it refuses calls that need gradients (every training call) cheaply.
     return triton_conv.supports(conv, x) is None and triton_conv.available(x.device)
@@ -368,8 +360,8 @@ def _choose(conv: nn.Conv2d, x: Tensor) -> tuple[int, int | None]:
     Returns ``(groups, None)`` for cuDNN with ``groups`` groups, ``(groups, i)`` for the
     Triton kernel with configuration ``i``. Measured on first meeting, on the forward only,
     also when gradients are on: timing the backward of every merge costs cuDNN's autotuning of
-    each one's two backward convolutions (156 s of a cold C=40 training step on an H200,
-    round 5), for the same ranking in most shapes. The Triton kernel is timed (and used) only
+    each one's two backward convolutions (minutes on a cold training step), for the same
+    ranking in most shapes. The Triton kernel is timed (and used) only
     in calls that need no gradient; a shape met first in training gets its Triton timings
     added when an inference call meets it.
     """
@@ -408,31 +400,23 @@ def _save(key: tuple[object, ...], rec: dict[str, float | int], device: int | No
     save_choices(choices_file(device), _DISK)
 
 
-def combined_branches(
-    owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor, *, stats: bool = False
-) -> tuple[Tensor, Partials | None] | None:
+def combined_branches(owner: nn.Module, convs: Sequence[nn.Conv2d], x: Tensor) -> Tensor | None:
     """Parallel branch convolutions of ``x`` (an Inception's) as one Triton kernel, no biases.
 
     The branches must share groups and widths; their odd kernels are zero-padded to the
-    largest (:func:`~glonet_regions.model.triton_conv.branch_packed_weight`, cached on
+    largest (:func:`~glonet_regions.model.gpu.triton_conv.branch_packed_weight`, cached on
     ``owner`` while the weights do not change). Returns the branches' outputs side by side,
-    branch-major (branch ``b`` is the channel slice ``[b * C_out, (b + 1) * C_out)``), with,
-    where ``stats`` asks and the kernel can give them, their partial statistics per channel
-    (:func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`; else ``None``); or
+    branch-major (branch ``b`` is the channel slice ``[b * C_out, (b + 1) * C_out)``); or
     ``None`` where the kernel cannot serve (gradients needed, no Triton, a convolution it does
     not support, a CUDA graph being captured before the configuration was measured) or, on
     CUDA, where it is slower than the branches run separately: the fastest of
-    :func:`~glonet_regions.model.triton_conv.configs` is measured against them once per shape
+    :func:`~glonet_regions.model.gpu.triton_conv.configs` is measured against them once per shape
     and saved with the other choices.
 
     One kernel reads the input once for all branches and fills 4x wider output tiles, at the
-    cost of the zero taps (2.4x the arithmetic for kernels 3, 5, 7 and 11). Measured on an
-    H200 for ``dynamics``' 64 -> 4 x 128 Inception (one-row kernel): 1.434 ms against 1.673 ms
-    for the four branches' fastest forms; end to end (with the multi-row configurations) a
-    10-day forecast 1.77 -> 1.74 s. :class:`~glonet_regions.model.fast.FastInception` uses it
-    by default in inference (``GLONET_REGIONS_INCEPTION_COMBINED=0`` turns it off).
+    cost of the zero taps (2.4x the arithmetic for kernels 3, 5, 7 and 11).
     """
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     first = convs[0]
     if not triton_conv.available(x.device) or any(
@@ -456,34 +440,20 @@ def combined_branches(
     config = _combined_config(packed, x, first.groups, len(convs), separately)
     if config is None:
         return None
-    return _triton_launch(x.to(dtype), packed, None, first.groups, config, len(convs), stats)
+    return _triton_launch(x.to(dtype), packed, None, first.groups, config, len(convs))
 
 
 def _triton_launch(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
-    groups: int,
-    config: int,
-    branches: int,
-    stats: bool,
-) -> tuple[Tensor, Partials | None]:
-    """Run configuration ``config`` of the Triton kernel; with ``stats`` also its output's
-    partial statistics where the kernel can give them (a multi-row configuration, or a batch
-    of 1)."""
-    from glonet_regions.model import triton_conv
+    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, config: int, branches: int
+) -> Tensor:
+    """Run configuration ``config`` of the Triton kernel."""
+    from glonet_regions.model.gpu import triton_conv
 
     block_m, block_k, num_warps, rows = triton_conv.configs()[config]
-    if stats and (rows > 1 or x.shape[0] == 1):
-        return triton_conv.grouped_conv_nhwc_stats(
-            x, weight, bias, groups, block_m=block_m, block_k=block_k, num_warps=num_warps,
-            rows=rows, branches=branches,
-        )  # fmt: skip
-    y = triton_conv.grouped_conv_nhwc(
+    return triton_conv.grouped_conv_nhwc(
         x, weight, bias, groups, block_m=block_m, block_k=block_k, num_warps=num_warps,
         rows=rows, branches=branches,
     )  # fmt: skip
-    return y, None
 
 
 def _combined_config(
@@ -494,7 +464,7 @@ def _combined_config(
     measured once and saved; elsewhere the first configuration."""
     if x.device.type != "cuda":
         return 0
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     layout = x.is_contiguous(memory_format=torch.channels_last)
     key = (
@@ -511,7 +481,7 @@ def _combined_config(
             rec = {"separate": _median_ms(separately)}
 
         def run(i: int) -> Tensor:
-            return _triton_launch(xd, packed, None, groups, i, branches, stats=False)[0]
+            return _triton_launch(xd, packed, None, groups, i, branches)
 
         what = f"combined branches {{config}} failed on input {tuple(x.shape)}"
 
@@ -536,7 +506,7 @@ def _combined_choice(rec: dict[str, float | int]) -> int | None:
 def _fastest_under(rec: dict[str, float | int], baseline_ms: float) -> int | None:
     """Index of the fastest Triton configuration timed in ``rec`` if it is faster than
     ``baseline_ms``, else ``None``."""
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     best = _fastest(rec)
     if best < 0 or float(rec[_triton_label(triton_conv.configs()[best])]) >= baseline_ms:
@@ -546,7 +516,7 @@ def _fastest_under(rec: dict[str, float | int], baseline_ms: float) -> int | Non
 
 def _fastest(rec: dict[str, float | int]) -> int:
     """Index of the fastest configuration of ``CONFIGS`` timed in ``rec``; -1 if none ran."""
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     times = [float(rec[_triton_label(c)]) for c in triton_conv.configs()]
     best = min(range(len(times)), key=times.__getitem__)
@@ -555,11 +525,11 @@ def _fastest(rec: dict[str, float | int]) -> int:
 
 def _has_triton(rec: dict[str, float | int] | None) -> bool:
     """Whether ``rec`` holds a timing for every configuration of
-    :func:`~glonet_regions.model.triton_conv.configs` (records are keyed by configuration, so
+    :func:`~glonet_regions.model.gpu.triton_conv.configs` (records are keyed by configuration, so
     a changed list only measures what is new)."""
     if rec is None:
         return False
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     return all(_triton_label(c) in rec for c in triton_conv.configs())
 
@@ -570,19 +540,11 @@ def _triton_choice(rec: dict[str, float | int]) -> int | None:
 
 
 def _run_triton(conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int = 0) -> Tensor:
-    """The convolution through :func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc`.
+    """The convolution through :func:`~glonet_regions.model.gpu.triton_conv.grouped_conv_nhwc`.
 
-    ``config`` indexes :func:`~glonet_regions.model.triton_conv.configs`.
+    ``config`` indexes :func:`~glonet_regions.model.gpu.triton_conv.configs`.
     """
-    return _run_triton_stats(conv, x, with_bias, config, stats=False)[0]
-
-
-def _run_triton_stats(
-    conv: nn.Conv2d, x: Tensor, with_bias: bool, config: int, *, stats: bool
-) -> tuple[Tensor, Partials | None]:
-    """:func:`_run_triton`, with the output's partial statistics where ``stats`` asks and the
-    configuration can give them."""
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     if not triton_conv.available(x.device):
         raise ValueError(
@@ -593,7 +555,7 @@ def _run_triton_stats(
     if reason is not None:
         raise ValueError(f"grouped_conv(strategy='triton') {reason}")
     xt, packed, bias = _triton_args(conv, x, with_bias)
-    return _triton_launch(xt, packed, bias, conv.groups, config, 1, stats)
+    return _triton_launch(xt, packed, bias, conv.groups, config, 1)
 
 
 def _triton_args(
@@ -601,7 +563,7 @@ def _triton_args(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """The input, packed weight (cached on ``conv``) and bias of the Triton kernel, in the
     compute dtype."""
-    from glonet_regions.model import triton_conv
+    from glonet_regions.model.gpu import triton_conv
 
     dtype = _compute_dtype(x)
     w = conv.weight
@@ -627,7 +589,7 @@ def grouped_conv(
             without gradients also the Triton kernel's configurations) and use the fastest;
             off CUDA, or while a CUDA graph is being captured, ``"auto"`` means ``"grouped"``.
         with_bias: Add the convolution's bias (``False``: the caller folds it in later, see
-            :func:`~glonet_regions.model.fast_kernels.gn_lrelu`).
+            :func:`~glonet_regions.model.gpu.kernels.gn_lrelu`).
     """
     if strategy == "triton":
         return _run_triton(conv, x, with_bias)
@@ -644,22 +606,6 @@ def grouped_conv(
             f"strategy must be 'auto', 'grouped', 'dense' or 'triton', got {strategy!r}"
         )
     return _run(conv, x, run_groups, with_bias)
-
-
-def grouped_conv_stats(
-    conv: nn.Conv2d, x: Tensor, strategy: ConvStrategy = "auto", *, with_bias: bool = True
-) -> tuple[Tensor, Partials | None]:
-    """:func:`grouped_conv`, and where it ran the Triton kernel (``"auto"`` chose it, or
-    ``"triton"``) the partial statistics of its output per image and channel
-    (:func:`~glonet_regions.model.triton_conv.grouped_conv_nhwc_stats`; a following GroupNorm
-    then needs no pass of its own over the map); ``None`` for them otherwise."""
-    if strategy == "triton":
-        return _run_triton_stats(conv, x, with_bias, 0, stats=True)
-    if strategy == "auto" and conv.groups > 1:
-        _, triton = _choose(conv, x)
-        if triton is not None:
-            return _run_triton_stats(conv, x, with_bias, triton, stats=True)
-    return grouped_conv(conv, x, strategy, with_bias=with_bias), None
 
 
 def choices() -> list[dict[str, object]]:

@@ -1,4 +1,4 @@
-"""Triton kernels of :mod:`glonet_regions.model.triton_conv` (imported only by it, on use).
+"""Triton kernels of :mod:`glonet_regions.model.gpu.triton_conv` (imported only by it, on use).
 
 Both compute a grouped stride-1 "same" convolution of a channels-last input with weights packed
 as ``(g, k, k, C_in/g, C_out/g)``: for each kernel row, the row's taps times the group's input
@@ -47,31 +47,14 @@ def _out_channels(co, g, GROUPS: tl.constexpr, COUT_G: tl.constexpr, BRANCHES: t
 
 
 @triton.jit
-def _tile_sums(acc, ok):
-    """Per column of ``acc`` over its rows where ``ok``: the sum and the count (float32)."""
-    return tl.sum(tl.where(ok, acc, 0.0), axis=0), tl.sum(ok.to(tl.float32), axis=0)
-
-
-@triton.jit
-def _tile_m2(acc, ok, mean):
-    """Per column: the sum of squared deviations from ``mean`` over the rows where ``ok``."""
-    d = tl.where(ok, acc - mean[None, :], 0.0)
-    return tl.sum(d * d, axis=0)
-
-
-@triton.jit
 def grouped_conv_kernel(
-    x_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, m2_ptr, cnt_ptr,
+    x_ptr, w_ptr, b_ptr, y_ptr,
     n_pixels, height, width, c_in, c_out,
     GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_CO: tl.constexpr,
-    HAS_BIAS: tl.constexpr, BRANCHES: tl.constexpr, STATS: tl.constexpr,
+    HAS_BIAS: tl.constexpr, BRANCHES: tl.constexpr,
 ):  # fmt: skip
-    """One program: ``BLOCK_M`` consecutive output pixels (any rows and images) of one group.
-
-    With ``STATS`` it also writes, for its tile ``pid_m`` and each of its output channels, the
-    sum and the sum of squared deviations from the tile mean of the float32 outputs
-    (``sum_ptr``, ``m2_ptr``: ``(tiles, c_out)``) and the tile's pixel count (``cnt_ptr``)."""
+    """One program: ``BLOCK_M`` consecutive output pixels (any rows and images) of one group."""
     # Groups vary fastest, so the programs of one pixel tile run together and share the cache
     # lines of their pixels (each group reads its own slice of every pixel).
     pid = tl.program_id(0)
@@ -106,22 +89,15 @@ def grouped_conv_kernel(
     tl.store(
         y_ptr + offs_m[:, None] * c_out + out_c[None, :], acc.to(y_ptr.dtype.element_ty), mask=ok
     )
-    if STATS:
-        total, count = _tile_sums(acc, ok)
-        m2 = _tile_m2(acc, ok, total / tl.maximum(count, 1.0))
-        tl.store(sum_ptr + pid_m * c_out + out_c, total, mask=co_ok)
-        tl.store(m2_ptr + pid_m * c_out + out_c, m2, mask=co_ok)
-        tl.store(cnt_ptr + pid_m + co * 0, count, mask=co == 0)
 
 
 @triton.jit
 def grouped_conv_rows_kernel(
-    x_ptr, w_ptr, b_ptr, y_ptr, sum_ptr, m2_ptr, cnt_ptr,
+    x_ptr, w_ptr, b_ptr, y_ptr,
     height, width, c_in, c_out, n_col_blocks, n_row_blocks,
     GROUPS: tl.constexpr, CIN_G: tl.constexpr, COUT_G: tl.constexpr, K: tl.constexpr,
     ROWS: tl.constexpr, BLOCK_W: tl.constexpr, BLOCK_K: tl.constexpr,
     BLOCK_CO: tl.constexpr, HAS_BIAS: tl.constexpr, BRANCHES: tl.constexpr,
-    STATS: tl.constexpr,
 ):  # fmt: skip
     """One program: ``ROWS`` output rows of ``BLOCK_W`` columns of one group.
 
@@ -198,29 +174,3 @@ def grouped_conv_rows_kernel(
         tl.store(y_ptr + first + 2 * row_stride + col, acc2.to(out_ty), mask=ok2)
     if ROWS > 3:
         tl.store(y_ptr + first + 3 * row_stride + col, acc3.to(out_ty), mask=ok3)
-    if STATS:  # the tile is (image n, row block rb, column block cb)
-        total, count = _tile_sums(acc0, ok0)
-        if ROWS > 1:
-            t1, c1 = _tile_sums(acc1, ok1)
-            total += t1
-            count += c1
-        if ROWS > 2:
-            t2, c2 = _tile_sums(acc2, ok2)
-            total += t2
-            count += c2
-        if ROWS > 3:
-            t3, c3 = _tile_sums(acc3, ok3)
-            total += t3
-            count += c3
-        mean = total / tl.maximum(count, 1.0)
-        m2 = _tile_m2(acc0, ok0, mean)
-        if ROWS > 1:
-            m2 += _tile_m2(acc1, ok1, mean)
-        if ROWS > 2:
-            m2 += _tile_m2(acc2, ok2, mean)
-        if ROWS > 3:
-            m2 += _tile_m2(acc3, ok3, mean)
-        tile = (n * n_row_blocks + rb) * n_col_blocks + cb
-        tl.store(sum_ptr + tile * c_out + out_c, total, mask=co_ok)
-        tl.store(m2_ptr + tile * c_out + out_c, m2, mask=co_ok)
-        tl.store(cnt_ptr + tile + co * 0, count, mask=co == 0)

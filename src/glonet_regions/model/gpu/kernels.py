@@ -28,11 +28,10 @@ __all__ = [
     "FUSED",
     "afno_fold",
     "afno_mix",
-    "afno_spectral",
     "bias_act",
-    "combine_partials",
     "compile_cache_dir",
     "compiled",
+    "configure",
     "derived_weights",
     "dft_matrices",
     "fourier_block",
@@ -56,12 +55,8 @@ def gn_lrelu(
     slope: float,
     acc: Tensor | None,
     conv_bias: Tensor | None = None,
-    partials: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> Tensor:
     """``acc + LeakyReLU(GroupNorm(x + conv_bias))`` (``acc``, ``conv_bias`` optional).
-
-    ``partials``: ``x``'s statistics per image and channel in the partial form the Triton
-    convolution writes (:func:`combine_partials`); then the map is read once, to normalise.
 
     ``conv_bias`` is the bias of the convolution that produced ``x``, run without it: a
     per-channel constant moves only the channel means, so it enters the statistics and the
@@ -80,10 +75,7 @@ def gn_lrelu(
     cg = c // groups
     xf = x.float()
     spatial = tuple(range(2, x.dim()))
-    if partials is None:
-        var_c, mean_c = torch.var_mean(xf, dim=spatial, correction=0)  # (N, C)
-    else:
-        mean_c, var_c = combine_partials(*partials)
+    var_c, mean_c = torch.var_mean(xf, dim=spatial, correction=0)  # (N, C)
     if conv_bias is not None:
         mean_c = mean_c + conv_bias.float().reshape(1, c)
     mean_c = mean_c.reshape(n, groups, cg)
@@ -109,7 +101,6 @@ def gn_lrelu_branches(
     eps: float,
     slope: float,
     conv_biases: Sequence[Tensor | None],
-    partials: Sequence[tuple[Tensor, Tensor, Tensor] | None] | None = None,
 ) -> Tensor:
     """``sum_i LeakyReLU(GroupNorm_i(maps[i] + conv_biases[i]))``: an Inception's branches
     (:func:`gn_lrelu` per branch, one GroupNorm's weight and bias each) in one function.
@@ -123,22 +114,9 @@ def gn_lrelu_branches(
         raise ValueError("gn_lrelu_branches needs at least one branch map")
     out: Tensor | None = None
     for i, x in enumerate(maps):
-        part = None if partials is None else partials[i]
-        out = gn_lrelu(x, weights[i], biases[i], groups, eps, slope, out, conv_biases[i], part)
+        out = gn_lrelu(x, weights[i], biases[i], groups, eps, slope, out, conv_biases[i])
     assert out is not None
     return out
-
-
-def combine_partials(sums: Tensor, m2: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and biased variance ``(N, C)`` from per-tile partial statistics: tile sums and
-    squared deviations from the tile means ``(N, T, C)``, tile counts ``(N, T)`` (Chan et
-    al.'s pairwise combination: the total's squared deviations are the tiles' plus each tile's
-    count times its mean's squared distance from the overall mean)."""
-    total = counts.sum(1, keepdim=True)  # (N, 1)
-    mean = sums.sum(1) / total
-    tile_mean = sums / counts.clamp_min(1.0).unsqueeze(-1)
-    spread = (counts.unsqueeze(-1) * (tile_mean - mean.unsqueeze(1)).square()).sum(1)
-    return mean, (m2.sum(1) + spread) / total
 
 
 def afno_fold(
@@ -177,55 +155,13 @@ def _spectral_mlp(
     """``(nb, m, 2*bs)`` interleaved modes through both folded layers; float32 result."""
     l1, c1, l2, c2 = folded
     # bmm, then the bias in the pointwise op after it: baddbmm's CUDA kernel first copies the
-    # broadcast bias into the whole output (an ATen copy kernel of the output's size, 0.125 ms
-    # per layer on the dynamics grid), while the addition fuses into the ReLU / the cast.
+    # broadcast bias into the whole output (an ATen copy kernel of the output's size), while
+    # the addition fuses into the ReLU / the cast.
     h1 = torch.relu(torch.bmm(xr.to(l1.dtype), l1) + c1)
     out = (torch.bmm(h1, l2) + c2).float()
     if sparsity_threshold > 0:
         out = F.softshrink(out, sparsity_threshold)
     return out
-
-
-def afno_spectral(
-    z: Tensor,
-    w1: Tensor,
-    b1: Tensor,
-    w2: Tensor,
-    b2: Tensor,
-    num_blocks: int,
-    sparsity_threshold: float,
-    mm_dtype: torch.dtype,
-) -> Tensor:
-    """The AFNO block-diagonal complex MLP on rfft2 modes ``z`` ``(..., D)`` (complex64).
-
-    Computes what :class:`~glonet_regions.model.blocks.AdativeFourierNeuralOperator` computes
-    between its FFTs, including the published layer-2 quirk ``I2 = R2 W2i + I1 W2r + b2i``.
-    That quirk is linear in ``(R1, I1)``, so layer 2 folds into one real matrix:
-    ``R2 = R1 W2r - I1 W2i + b2r`` and
-    ``I2 = R1 (W2r W2i) + I1 (W2r - W2i W2i) + (b2r W2i + b2i)`` (:func:`afno_fold`).
-
-    Each mode's block ``i`` is kept as interleaved ``(re, im)`` pairs, which is the memory
-    layout of ``torch.view_as_real``, so each layer is one ``bmm`` over the ``num_blocks``
-    blocks with a ``(2*bs, 2*bs)`` real weight per block: no separate real/imag copies and
-    no complex assembly. Products run in ``mm_dtype`` (float32 accumulation on CUDA); the
-    result is complex64 of ``z``'s shape.
-    """
-    if w1.shape[1] != num_blocks:
-        raise ValueError(f"w1 has {w1.shape[1]} blocks, expected {num_blocks}")
-    return _spectral_tokens(z, afno_fold(w1, b1, w2, b2, mm_dtype), sparsity_threshold)
-
-
-def _spectral_tokens(
-    z: Tensor, folded: tuple[Tensor, Tensor, Tensor, Tensor], sparsity_threshold: float
-) -> Tensor:
-    """:func:`afno_spectral` on modes with channels last, ``(..., D)``, folded weights given."""
-    shape = z.shape
-    nb, two_bs = folded[0].shape[0], folded[0].shape[1]
-    m = z.numel() // shape[-1]
-    xr = torch.view_as_real(z.contiguous()).reshape(m, nb, two_bs).transpose(0, 1)
-    out = _spectral_mlp(xr, folded, sparsity_threshold)  # (nb, m, 2bs)
-    out = out.transpose(0, 1).contiguous()
-    return torch.view_as_complex(out.reshape(*shape, 2))
 
 
 def _spectral_planes(
@@ -255,9 +191,7 @@ def mlp_residual(
 
     ``pool_major``: ``fc1_weight`` and ``fc1_bias`` are in :func:`pool_major_fc1`'s row order,
     so the hidden units pooled into one output feature lie ``D`` apart and the pooling reads
-    whole rows of the product instead of runs of ``hidden // D`` neighbours (on an H100 the
-    GELU + pooling kernels of one C=40 forward went from 6.6 to 6.1 ms, ~0.5% of a forecast:
-    the strided reads were not what bounds that kernel).
+    whole rows of the product instead of runs of ``hidden // D`` neighbours.
     """
     d = x.shape[-1]
     y = F.layer_norm(x, (d,), ln_weight, ln_bias, eps)
@@ -274,7 +208,7 @@ def mlp_residual(
     return x + y
 
 
-SpectralLayout = Literal["tokens", "planes", "dft"]
+SpectralLayout = Literal["planes", "dft"]
 """How :func:`afno_mix` computes its 2-D Fourier transforms (see there)."""
 
 DftMatrices = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -355,7 +289,7 @@ def afno_mix(
     skip_bias: Tensor,
     folded: tuple[Tensor, Tensor, Tensor, Tensor],
     sparsity_threshold: float,
-    layout: SpectralLayout = "tokens",
+    layout: SpectralLayout = "planes",
     dft: DftMatrices | None = None,
 ) -> Tensor:
     """The AFNO token mixer on tokens ``x`` ``(B, h*w, D)``: what the ``filter`` module computes.
@@ -365,8 +299,7 @@ def afno_mix(
     guards); ``folded`` the spectral weights from :func:`afno_fold` (their dtype is the
     products' dtype). ``layout`` picks how the 2-D transforms run:
 
-    * ``"tokens"``: float32 FFTs (autocast off) over the token grid, channels innermost;
-    * ``"planes"``: float32 FFTs over contiguous ``(h, w)`` planes per channel (the
+    * ``"planes"``: float32 FFTs (autocast off) over contiguous ``(h, w)`` planes per channel (the
       transposes fuse into the neighbouring kernels when compiled);
     * ``"dft"``: the transforms as four real matrix products with :func:`dft_matrices`
       (``dft``, whose dtype they run in: pass the products' dtype). On small grids this
@@ -388,12 +321,8 @@ def afno_mix(
             z = _spectral_planes(z, folded, sparsity_threshold)
             y = torch.fft.irfft2(z, s=(h, w), dim=(2, 3), norm="ortho")
             y = y.permute(0, 2, 3, 1).reshape(b, n, d)
-        elif layout == "tokens":
-            z = torch.fft.rfft2(x.float().reshape(b, h, w, d), dim=(1, 2), norm="ortho")
-            z = _spectral_tokens(z, folded, sparsity_threshold)
-            y = torch.fft.irfft2(z, s=(h, w), dim=(1, 2), norm="ortho").reshape(b, n, d)
         else:
-            raise ValueError(f"layout must be 'tokens', 'planes' or 'dft', got {layout!r}")
+            raise ValueError(f"layout must be 'planes' or 'dft', got {layout!r}")
     return y.to(in_dtype) + skip
 
 
@@ -501,8 +430,7 @@ def bias_act(x: Tensor, bias: Tensor, other: Tensor | None = None, act: str = ""
 
     Computed in float32, returned in the promoted dtype of ``x`` and ``other``. PyTorch adds a
     convolution's bias as a broadcast in-place add over the whole output, which ATen runs with
-    its non-vectorised strided kernel (a third of the memory bandwidth on an H100 for the
-    ``space`` branch's full-resolution maps); compiled, this is one vectorised kernel.
+    its non-vectorised strided kernel; compiled, this is one vectorised kernel.
     """
     dtype = x.dtype if other is None else torch.promote_types(x.dtype, other.dtype)
     y = x.float() + bias.float().reshape(1, -1, *([1] * (x.dim() - 2)))
@@ -533,9 +461,9 @@ def patch_embed_gemm(x: Tensor, weight: Tensor, bias: Tensor, pos: Tensor) -> Te
     position embedding ``(1, H/p * W/p, D)``: tokens ``(N, H/p * W/p, D)``.
 
     The patches are laid out by one copy (compiled: fused with the autocast cast) and
-    multiplied in one GEMM ``[N h w, C p p] x [C p p, D]``; cuDNN runs this convolution as a
-    "folded" layout transform and an implicit GEMM (0.77 ms per call on an H200 for the
-    ``space`` branch, 7 calls per forward). Same values as ``patch_tokens(conv(x), ...)``.
+    multiplied in one GEMM ``[N h w, C p p] x [C p p, D]`` (cuDNN runs this convolution as a
+    "folded" layout transform and an implicit GEMM). Same values as
+    ``patch_tokens(conv(x), ...)``.
     """
     n, c, height, width = x.shape
     d, _, p, _ = weight.shape
@@ -573,9 +501,12 @@ def derived_weights(
     gradient flows through ``build``). Otherwise the result is kept in ``owner.__dict__[slot]``
     (not a buffer: the state dict is unchanged), keyed on ``extra`` and on each parameter's
     storage and in-place version counter, so an optimizer step, ``load_state_dict`` or moving
-    the module rebuilds it.
+    the module rebuilds it. Under tracing (``torch.export``, ``torch.compile``) it is built
+    into the graph.
     """
     if torch.is_grad_enabled() and any(p.requires_grad for p in params):
+        return build()
+    if torch.compiler.is_compiling():  # traced (torch.export): part of the graph, not cached
         return build()
     key = (extra, *((p.data_ptr(), p._version) for p in params))
     cache = owner.__dict__.get(slot)
@@ -599,6 +530,17 @@ def compile_cache_dir() -> Path:
 _COMPILED: dict[str, Callable[..., Tensor]] = {}
 
 
+_TUNED: frozenset[str] = frozenset()
+
+
+def configure(tuned: frozenset[str]) -> None:
+    """Set the fused functions Inductor tunes by coordinate descent when they are first
+    compiled (``GpuOptions.tuned()``; called by ``optimise_model``). Functions compiled
+    before keep their form."""
+    global _TUNED
+    _TUNED = frozenset(tuned)
+
+
 def compiled(name: str) -> Callable[..., Tensor]:
     """The ``torch.compile`` form of a fused function (created lazily, once).
 
@@ -606,14 +548,9 @@ def compiled(name: str) -> Callable[..., Tensor]:
 
     Shapes are static (one small graph per shape; the network has about a dozen), the
     recompile limit is raised to fit them, and the on-disk cache directory is set before the
-    first compilation so later runs reuse the kernels.
-
-    ``GLONET_REGIONS_TUNE_FUSED`` (comma-separated names of :data:`FUSED`, or ``all``) turns on
-    Inductor's coordinate-descent tuning for those functions only: every generated kernel's
-    launch configuration is tuned by timing at compile time (slower first compilation, cached
-    with the kernels). Inductor's own ``TORCHINDUCTOR_COORDINATE_DESCENT_TUNING=1`` tunes every
-    compiled graph (on an H200: forecast 1.76 -> 1.70 s, cold compile of the three groups
-    68 -> 163 s); this switch is there to find which functions carry the gain.
+    first compilation so later runs reuse the kernels. Functions named by :func:`configure`
+    get Inductor's coordinate-descent tuning (every generated kernel's launch configuration
+    timed at compile time: a slower first compilation, cached with the kernels).
     """
     fn = _COMPILED.get(name)
     if fn is not None:
@@ -628,26 +565,11 @@ def compiled(name: str) -> Callable[..., Tensor]:
     if name not in FUSED:
         raise ValueError(f"unknown fused function {name!r}; known: {sorted(FUSED)}")
     options: dict[str, str | int | bool | Callable[..., Any]] | None = (
-        {"coordinate_descent_tuning": True} if name in tuned_functions() else None
+        {"coordinate_descent_tuning": True} if name in _TUNED else None
     )
     fn = _quiet_compile(torch.compile(FUSED[name], dynamic=False, fullgraph=True, options=options))
     _COMPILED[name] = fn
     return fn
-
-
-def tuned_functions() -> frozenset[str]:
-    """The fused functions ``GLONET_REGIONS_TUNE_FUSED`` asks to tune (see :func:`compiled`)."""
-    raw = os.environ.get("GLONET_REGIONS_TUNE_FUSED", "")
-    names = {n.strip() for n in raw.split(",") if n.strip()}
-    if "all" in names:
-        return frozenset(FUSED)
-    unknown = names - set(FUSED)
-    if unknown:
-        raise ValueError(
-            f"GLONET_REGIONS_TUNE_FUSED names unknown fused functions {sorted(unknown)}; "
-            f"known: {sorted(FUSED)} or 'all'"
-        )
-    return frozenset(names)
 
 
 def _quiet_compile(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:

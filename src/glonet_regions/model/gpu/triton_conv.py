@@ -2,25 +2,22 @@
 
 The Inception branches of GLONET are grouped convolutions (8 groups of 8 -> 16 or 16 -> 32
 channels, kernels 3 to 11, stride 1, zero padding ``k // 2``). cuDNN runs them either through
-slow generic grouped kernels or, as :mod:`~glonet_regions.model.fast_conv` does, with merged
+slow generic grouped kernels or, as :mod:`~glonet_regions.model.gpu.conv` does, with merged
 groups that multiply the arithmetic and add layout transforms. This kernel computes the grouped
 sum directly: each program takes a tile of output pixels and one group, and for each kernel
 row accumulates matrix products ``[pixels, k * C_in/g] x [k * C_in/g, C_out/g]`` (the row's
 taps and the group's input channels form one reduction, cut in chunks of ``block_k``; float32
 accumulation) from the channels-last input, whose group slice of each pixel is contiguous.
 
-Inference only (no backward). Measured on an H200 (``benchmarks/gpu_breakdown.py --part
-convs``, docs/benchmarks-gpu.md round 6), it beats every cuDNN form where a group has 32 or 64
-output channels (``jump.mmb``'s 16 -> 32, ``dynamics``' 8 -> 64) and loses where it has 16
-(the reduction per loaded input is too short). :func:`~glonet_regions.model.fast_conv.grouped_conv`
-with ``strategy="auto"`` times it beside cuDNN in each of :data:`CONFIGS`; tests run it on the
-CPU through Triton's interpreter.
+Inference only (no backward). It beats every cuDNN form where a group has 32 or 64 output
+channels and loses where it has 16 (the reduction per loaded input is too short), so
+:func:`~glonet_regions.model.gpu.conv.grouped_conv` with ``strategy="auto"`` times it beside
+cuDNN in each of :func:`configs`; tests run it on the CPU through Triton's interpreter.
 
-A multi-row variant (``grouped_conv_nhwc(..., rows=2..4)``) computes
-several output rows per program and gathers each input row once for all of them (the one-row
-kernel gathers it ``k`` times), aimed at the 16-output-channel groups where the gathers, not
-the products, bound the kernel. ``"auto"`` times two multi-row configurations beside the
-one-row ones (an end-to-end gain of about 1% on an H200, docs/benchmarks-gpu.md round 7).
+A multi-row variant (``grouped_conv_nhwc(..., rows=2..4)``) computes several output rows per
+program and gathers each input row once for all of them (the one-row kernel gathers it ``k``
+times), aimed at the 16-output-channel groups where the gathers, not the products, bound the
+kernel.
 """
 
 from __future__ import annotations
@@ -36,51 +33,30 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "BLOCK_M", "CONFIGS", "Partials", "available", "branch_packed_weight", "configs",
-    "grouped_conv_nhwc", "grouped_conv_nhwc_stats", "packed_weight", "precompile", "supports",
+    "BLOCK_M", "CONFIGS", "available", "branch_packed_weight", "configs", "grouped_conv_nhwc",
+    "packed_weight", "precompile", "set_configs", "supports",
 ]  # fmt: skip
 
 BLOCK_M = 128
 """:func:`grouped_conv_nhwc`'s default tile width (output pixels per program)."""
 
-Partials = tuple[Tensor, Tensor, Tensor]
-"""Per-tile output statistics ``(sums, m2, counts)`` (see :func:`grouped_conv_nhwc_stats`)."""
-
 CONFIGS: tuple[tuple[int, int, int, int], ...] = ((128, 32, 4, 1), (64, 32, 4, 4), (128, 32, 8, 2))
-"""``(block_m, block_k, num_warps, rows)`` that ``"auto"`` times. Every Inception shape of
-GLONET that the kernel wins on an H100 (10-day forecast, session 7) is won by one of these
-three; ``(64, 32, 4, 1)`` and ``(64, 64, 4, 1)`` (timed until then) won none, so they went,
-which cuts the kernels a first run on a fresh machine compiles and times by 40%. The two
-multi-row ones took a forecast from 1.79 to 1.77 s on an H200 (session 6)."""
+"""``(block_m, block_k, num_warps, rows)`` that ``"auto"`` times by default: every Inception
+shape of GLONET that the kernel wins is won by one of these three."""
+
+_ACTIVE: tuple[tuple[int, int, int, int], ...] = ()
 
 
 def configs() -> tuple[tuple[int, int, int, int], ...]:
-    """The configurations ``"auto"`` times: :data:`CONFIGS`, or those of the environment
-    variable ``GLONET_REGIONS_TRITON_CONFIGS`` (``block_m,block_k,num_warps,rows`` tuples
-    separated by ``;``), to try others without a code change."""
-    raw = os.environ.get("GLONET_REGIONS_TRITON_CONFIGS", "").strip()
-    return _parse_configs(raw) if raw else CONFIGS
+    """The configurations ``"auto"`` times: those of :func:`set_configs`, else :data:`CONFIGS`."""
+    return _ACTIVE or CONFIGS
 
 
-@functools.lru_cache(maxsize=8)
-def _parse_configs(raw: str) -> tuple[tuple[int, int, int, int], ...]:
-    out = []
-    for item in raw.split(";"):
-        try:
-            block_m, block_k, num_warps, rows = (int(v) for v in item.split(","))
-        except ValueError:
-            raise ValueError(
-                f"GLONET_REGIONS_TRITON_CONFIGS: expected 'block_m,block_k,num_warps,rows' "
-                f"tuples separated by ';', got {item!r}"
-            ) from None
-        pow2 = all(v >= 16 and v & (v - 1) == 0 for v in (block_m, block_k))
-        if not pow2 or num_warps not in (1, 2, 4, 8, 16) or rows not in (1, 2, 3, 4):
-            raise ValueError(
-                f"GLONET_REGIONS_TRITON_CONFIGS: {item!r} needs block_m and block_k powers of "
-                "two >= 16, num_warps in 1, 2, 4, 8, 16 and rows in 1-4"
-            )
-        out.append((block_m, block_k, num_warps, rows))
-    return tuple(out)
+def set_configs(configs: Sequence[Sequence[int]]) -> None:
+    """Time these configurations from now on (empty: :data:`CONFIGS`); checked by
+    :class:`~glonet_regions.model.gpu.options.GpuOptions`."""
+    global _ACTIVE
+    _ACTIVE = tuple((int(c[0]), int(c[1]), int(c[2]), int(c[3])) for c in configs)
 
 
 def available(device: torch.device) -> bool:
@@ -119,12 +95,12 @@ def _kernels() -> Any:
     """The module holding the Triton kernels, imported on first use.
 
     Triton decides between compiling and interpreting (``TRITON_INTERPRET``) when a kernel is
-    defined, so the kernels live in :mod:`glonet_regions.model._triton_kernels`, imported only
-    here: importing this module needs no Triton.
+    defined, so the kernels live in :mod:`glonet_regions.model.gpu.triton_kernels`, imported
+    only here: importing this module needs no Triton.
     """
-    from glonet_regions.model import _triton_kernels
+    from glonet_regions.model.gpu import triton_kernels
 
-    return _triton_kernels
+    return triton_kernels
 
 
 def packed_weight(weight: Tensor, groups: int, dtype: torch.dtype) -> Tensor:
@@ -167,7 +143,6 @@ def grouped_conv_nhwc(
     num_stages: int = 3,
     rows: int = 1,
     branches: int = 1,
-    partials: Partials | None = None,
 ) -> Tensor:
     """Grouped stride-1 "same" convolution of a channels-last ``x`` with ``weight``.
 
@@ -187,8 +162,6 @@ def grouped_conv_nhwc(
         branches: Each group's ``C_out/g`` output columns hold this many branches side by side
             (:func:`branch_packed_weight`); the output is then branch-major: branch ``b`` is
             the channel slice ``[b * C_out / branches, (b + 1) * C_out / branches)``.
-        partials: Buffers for the output's statistics, filled by the kernel (see
-            :func:`grouped_conv_nhwc_stats`, which allocates them).
 
     Returns:
         ``(N, C_out, H, W)`` channels-last, float32 accumulation.
@@ -201,45 +174,8 @@ def grouped_conv_nhwc(
         )
     if rows not in (1, 2, 3, 4):
         raise ValueError(f"rows must be 1, 2, 3 or 4, got {rows}")
-    _launch(
-        x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches,
-        partials=partials,
-    )  # fmt: skip
+    _launch(x, weight, bias, y, block_m, block_k, num_warps, num_stages, rows, branches)
     return y
-
-
-def grouped_conv_nhwc_stats(
-    x: Tensor, weight: Tensor, bias: Tensor | None, groups: int, **config: int
-) -> tuple[Tensor, Partials]:
-    """:func:`grouped_conv_nhwc` (``config``: its keyword arguments), and the statistics of its
-    output per image and channel in partial form, computed from the float32 accumulators
-    before the output is rounded.
-
-    Returns ``(y, (sums, m2, counts))``: per image ``n``, tile ``t`` of output pixels and
-    channel ``c``, the sum of the tile's outputs ``sums[n, t, c]``, their squared deviations
-    from the tile's mean ``m2[n, t, c]`` and the tile's pixel count ``counts[n, t]`` (float32).
-    :func:`~glonet_regions.model.fast_kernels.combine_partials` turns them into the mean and
-    the (biased) variance over each image's pixels, exactly as a two-level Welford/Chan
-    combination: no ``E[x^2] - E[x]^2`` cancellation. A GroupNorm that follows then needs no
-    pass of its own over the map. The one-row kernel's tiles run across images, so with
-    ``rows == 1`` the batch must be 1.
-    """
-    n, _, height, width = x.shape
-    rows, block_m = config.get("rows", 1), config.get("block_m", BLOCK_M)
-    if rows == 1 and n != 1:
-        raise ValueError(
-            f"grouped_conv_nhwc_stats with rows=1 needs a batch of 1 (tiles run across "
-            f"images), got input {tuple(x.shape)}"
-        )
-    per_image = _tiles(1, height, width, block_m, rows)
-    c_out = groups * weight.shape[-1]
-    partials = (
-        torch.empty((n, per_image, c_out), device=x.device, dtype=torch.float32),
-        torch.empty((n, per_image, c_out), device=x.device, dtype=torch.float32),
-        torch.empty((n, per_image), device=x.device, dtype=torch.float32),
-    )
-    y = grouped_conv_nhwc(x, weight, bias, groups, partials=partials, **config)
-    return y, partials
 
 
 def _input_and_output(x: Tensor, weight: Tensor, groups: int) -> tuple[Tensor, Tensor]:
@@ -281,33 +217,30 @@ def _launch(
     branches: int,
     *,
     warmup: bool = False,
-    partials: Partials | None = None,
 ) -> None:
     """Launch the kernel for checked arguments (see :func:`grouped_conv_nhwc`), or with
     ``warmup`` only compile it for exactly these arguments (Triton's ``warmup``: the same
-    specialisation as the launch, nothing runs). ``partials``: buffers the kernel fills with
-    its tiles' statistics (see :func:`grouped_conv_nhwc_stats`)."""
+    specialisation as the launch, nothing runs)."""
     groups, k, _, cin_g, cout_g = weight.shape
     n, c_in, height, width = x.shape
     c_out = y.shape[1]
     consts: dict[str, Any] = dict(
         GROUPS=groups, CIN_G=cin_g, COUT_G=cout_g, K=k, BLOCK_K=block_k,
         BLOCK_CO=max(16, _pow2(cout_g)), HAS_BIAS=bias is not None, BRANCHES=branches,
-        STATS=partials is not None, num_warps=num_warps, num_stages=num_stages,
+        num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     b = bias if bias is not None else y
-    sums, m2, counts = partials if partials is not None else (y, y, y)
     grid = (_tiles(n, height, width, block_m, rows) * groups,)
     if rows > 1:
         kernel = _kernels().grouped_conv_rows_kernel
         n_rows, n_cols = -(-height // rows), -(-width // block_m)
         args: tuple[Any, ...] = (
-            x, weight, b, y, sums, m2, counts, height, width, c_in, c_out, n_cols, n_rows,
+            x, weight, b, y, height, width, c_in, c_out, n_cols, n_rows,
         )  # fmt: skip
         consts.update(ROWS=rows, BLOCK_W=block_m)
     else:
         kernel = _kernels().grouped_conv_kernel
-        args = (x, weight, b, y, sums, m2, counts, n * height * width, height, width, c_in, c_out)
+        args = (x, weight, b, y, n * height * width, height, width, c_in, c_out)
         consts.update(BLOCK_M=block_m)
     if warmup:
         kernel.warmup(*args, grid=grid, **consts)
