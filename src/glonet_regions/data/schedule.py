@@ -73,7 +73,7 @@ def connect(scheduler: str) -> tuple[Any, Any]:
         if n < 1:
             raise ValidationError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
         cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         return Client(cluster), cluster
     if text.endswith(".json"):
