@@ -177,3 +177,27 @@ def test_operational_forecast_through_copernicus_marine(
     desc = fc.attrs["boundary_mode_description"]
     assert "global forecast issued 2022-02-08" in desc and "are analyses" in desc
     assert "cmems_mod_glo_phy-cur_anfc_0.083deg_P1D-m" in fc.attrs["boundary_source"]
+
+
+def test_initial_source_reads_the_checkpoint_grid_out_of_a_finer_file() -> None:
+    from glonet_regions.core.errors import GridMismatchError
+    from glonet_regions.forecast.operational import InitialSource
+    from glonet_regions.registry.facade import get_region
+
+    try:
+        region = get_region("ibi36")
+    except Exception:
+        pytest.skip("the ibi36 plugin is not installed")
+    full = Grid.from_dataset(xr.open_dataset(IBI))
+    thin = full.isel(slice(None, None, 2), slice(1, None, 3))
+    days = [dt.date(2022, 2, 6), dt.date(2022, 2, 7)]
+    a = InitialSource(region, [IBI]).group_days("surface", days)
+    b = InitialSource(region, [IBI], grid=thin).group_days("surface", days)
+    assert b.shape == (2, a.shape[1], *thin.shape)
+    np.testing.assert_array_equal(b, a[:, :, ::2, 1::3])
+    offset = Grid.regular(
+        lon0=float(full.lon[0]) + full.dlon / 2, lat0=float(full.lat[0]), dlon=full.dlon,
+        dlat=full.dlat, nlon=4, nlat=4,
+    )  # fmt: skip
+    with pytest.raises(GridMismatchError, match="not on the checkpoint's grid"):
+        InitialSource(region, [IBI], grid=offset).group_days("surface", days)
