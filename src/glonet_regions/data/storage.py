@@ -26,7 +26,7 @@ full grid by :func:`unpack_zone`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -76,6 +76,7 @@ class ChannelCodec:
     dtype: str
     offset: np.ndarray
     scale: np.ndarray
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_storage_dtype(self.dtype)
@@ -143,7 +144,9 @@ class ChannelCodec:
             z = from_bfloat16_bits(a)
         elif self.dtype == "int16" and land is not None:
             z = np.cumsum(a, axis=-2, dtype=np.int16).astype(np.float32)
-            nan_at = np.broadcast_to(land, z.shape)
+            z *= self._shape(self.scale, z.ndim)
+            z += self.land_offset(land)  # offset, NaN on land: one pass for both
+            return z
         elif self.dtype == "int16":
             z = a.astype(np.float32)
             nan_at = a == -32768
@@ -154,6 +157,17 @@ class ChannelCodec:
         if nan_at is not None:
             np.copyto(z, np.float32(np.nan), where=nan_at)
         return z
+
+    def land_offset(self, land: np.ndarray) -> np.ndarray:
+        """``(C, H, W)`` float32: each channel's offset, NaN on ``land`` (cached per mask)."""
+        key = id(land)
+        cached = self._cache.get("land_offset")
+        if cached is not None and cached[0] == key and cached[1].shape == land.shape:
+            return cached[1]
+        off = np.broadcast_to(self._shape(self.offset, 4)[0], land.shape).astype(np.float32)
+        off[np.asarray(land, dtype=bool)] = np.nan
+        self._cache["land_offset"] = (key, off, land)
+        return off
 
     def to_dict(self) -> dict[str, Any]:
         return {"dtype": self.dtype, "offset": self.offset.tolist(), "scale": self.scale.tolist()}

@@ -237,6 +237,7 @@ class StoreReader:
         self.times: np.ndarray = np.asarray(root["time"][:], dtype=np.int64)
         self._masks: dict[str, np.ndarray] = {}
         self._codecs: dict[str, ChannelCodec] = {}
+        self._land: dict[str, np.ndarray] = {}
         self._zone: np.ndarray | None = None
 
     # -- description ----------------------------------------------------------------------
@@ -357,8 +358,11 @@ class StoreReader:
 
     def _decode_data(self, group: str, stored: np.ndarray) -> np.ndarray:
         codec = self.codec(group)
-        land = ~self.channel_mask(group) if codec.spatial_delta else None
-        return codec.decode(stored, land=land)
+        if not codec.spatial_delta:
+            return codec.decode(stored)
+        if group not in self._land:
+            self._land[group] = ~self.channel_mask(group)
+        return codec.decode(stored, land=self._land[group])
 
     def read_days(self, group: str, days: Sequence[dt.date | str]) -> np.ndarray:
         """The given days of a group (physical units), ``(T, C, H, W)``."""
