@@ -119,7 +119,8 @@ def test_plugins_json_lists_builtins() -> None:
     assert infos["builtin-core"]["distribution"] == "glonet-regions"
     assert infos["builtin-core"]["version"]
     assert "register_sources" in infos["builtin-core"]["hooks"]
-    assert "builtin-declarative" not in infos  # core ships no region files
+    # The core's own region files (glo4) come through the same built-in plugin.
+    assert "register_region_paths" in infos["builtin-core"]["hooks"]
 
 
 def test_plugins_table() -> None:

@@ -26,7 +26,7 @@ def test_glo4_is_glonets_grid_with_no_open_boundary() -> None:
     ids = {d.dataset_id for d in region.datasets}
     assert "cmems_mod_glo_phy-thetao_anfc_0.083deg_P1D-m" in ids
     assert "cmems_mod_glo_phy_my_0.083deg_P1D-m" in ids
-    assert (region.plugin or "").startswith("builtin-declarative")
+    assert region.plugin == "builtin-core"
 
 
 @pytest.mark.slow

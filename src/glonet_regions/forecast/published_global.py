@@ -382,7 +382,7 @@ class FilesSource:
     """
 
     def __init__(self, paths: Sequence[str | Path]) -> None:
-        from glonet_regions.evaluation.align import open_daily
+        from glonet_regions.forecast.align import open_daily
 
         if not paths:
             raise ValidationError("Give at least one initial file")
