@@ -72,6 +72,7 @@ def connect(scheduler: str) -> tuple[Any, Any]:
             n = 0
         if n < 1:
             raise ValidationError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
+        # ":0": the scheduler's HTTP server on a free port, so two runs on one node can coexist
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
