@@ -31,6 +31,27 @@ def _check(name: str, t: Tensor, ndim: int, dtype: torch.dtype, what: str) -> No
         raise ValidationError(f"{what}: field {name} is {t.dtype}, expected {dtype}")
 
 
+def _check_fields(item: Sample | Batch, what: str, lead: int) -> None:
+    """Ranks, dtypes and shared ``(C, H, W)`` of a sample (``lead`` 0) or a batch (``lead`` 1)."""
+    _check("x", item.x, 4 + lead, torch.float32, what)
+    _check("y", item.y, 4 + lead, torch.float32, what)
+    _check("mask", item.mask, 3 + lead, torch.float32, what)
+    _check("time", item.time, lead, torch.int64, what)
+    chw = item.x.shape[1 + lead :]
+    if item.y.shape[1 + lead :] != chw or item.mask.shape[lead:] != chw:
+        raise ValidationError(
+            f"{what}: x {tuple(item.x.shape)}, y {tuple(item.y.shape)} and mask "
+            f"{tuple(item.mask.shape)} do not share (C, H, W)"
+        )
+    if item.boundary is not None:
+        _check("boundary", item.boundary, 4 + lead, torch.float32, what)
+        if item.boundary.shape != item.y.shape:
+            raise ValidationError(
+                f"{what}: boundary {tuple(item.boundary.shape)} differs from y "
+                f"{tuple(item.y.shape)}"
+            )
+
+
 @dataclass(frozen=True)
 class Sample:
     """One window of a depth group: ``x`` ``(n_input, C, H, W)`` float32 (normalised, land 0),
@@ -45,23 +66,7 @@ class Sample:
     boundary: Tensor | None = None
 
     def __post_init__(self) -> None:
-        what = "loader sample"
-        _check("x", self.x, 4, torch.float32, what)
-        _check("y", self.y, 4, torch.float32, what)
-        _check("mask", self.mask, 3, torch.float32, what)
-        _check("time", self.time, 0, torch.int64, what)
-        if self.y.shape[1:] != self.x.shape[1:] or self.mask.shape != self.x.shape[1:]:
-            raise ValidationError(
-                f"{what}: x {tuple(self.x.shape)}, y {tuple(self.y.shape)} and mask "
-                f"{tuple(self.mask.shape)} do not share (C, H, W)"
-            )
-        if self.boundary is not None:
-            _check("boundary", self.boundary, 4, torch.float32, what)
-            if self.boundary.shape != self.y.shape:
-                raise ValidationError(
-                    f"{what}: boundary {tuple(self.boundary.shape)} differs from y "
-                    f"{tuple(self.y.shape)}"
-                )
+        _check_fields(self, "loader sample", 0)
 
 
 @dataclass(frozen=True)
@@ -77,26 +82,10 @@ class Batch:
     boundary: Tensor | None = None
 
     def __post_init__(self) -> None:
-        what = "loader batch"
-        _check("x", self.x, 5, torch.float32, what)
-        _check("y", self.y, 5, torch.float32, what)
-        _check("mask", self.mask, 4, torch.float32, what)
-        _check("time", self.time, 1, torch.int64, what)
+        _check_fields(self, "loader batch", 1)
         b = self.x.shape[0]
         if any(t.shape[0] != b for t in (self.y, self.mask, self.time)):
-            raise ValidationError(f"{what}: fields disagree on the batch size ({b})")
-        if self.y.shape[2:] != self.x.shape[2:] or self.mask.shape[1:] != self.x.shape[2:]:
-            raise ValidationError(
-                f"{what}: x {tuple(self.x.shape)}, y {tuple(self.y.shape)} and mask "
-                f"{tuple(self.mask.shape)} do not share (C, H, W)"
-            )
-        if self.boundary is not None:
-            _check("boundary", self.boundary, 5, torch.float32, what)
-            if self.boundary.shape != self.y.shape:
-                raise ValidationError(
-                    f"{what}: boundary {tuple(self.boundary.shape)} differs from y "
-                    f"{tuple(self.y.shape)}"
-                )
+            raise ValidationError(f"loader batch: fields disagree on the batch size ({b})")
 
     @property
     def size(self) -> int:
