@@ -22,6 +22,8 @@ from glonet_regions.forecast.published_global import (
     PublishedForecastConfig,
     depth_order_statistics,
     jit_load,
+    operational_input_depths,
+    released_statistics,
     run_published_forecast,
     run_published_group,
 )
@@ -160,7 +162,9 @@ def test_forecast_cube_of_the_three_groups(published: dict[str, object]) -> None
     region = get_region("glo4")
     start = published["start"]
     assert isinstance(start, dt.date)
-    config = PublishedForecastConfig(weights_dir=Path(str(published["weights"])), days=5)
+    config = PublishedForecastConfig(
+        weights_dir=Path(str(published["weights"])), days=5, pairing="depth", trust_weights=True
+    )
     source = FilesSource([Path(str(published["initial"]))])
     cube = run_published_forecast(source, region, [start], config)
     assert dict(cube.sizes) == {
@@ -190,7 +194,9 @@ def test_cli_forecast_with_weights_dir(published: dict[str, object], tmp_path: P
     out = tmp_path / "glo4_cube.nc"
     args = ["forecast", "glo4", "--weights-dir", str(published["weights"]),
             "--initial", str(published["initial"]), "--start", str(published["start"]),
-            "--days", "4", "--out", str(out)]  # fmt: skip
+            "--days", "4", "--out", str(out), "--trust-weights"]  # fmt: skip
+    untrusted = CliRunner().invoke(main, args[:-1])
+    assert untrusted.exit_code == 1 and "runs code when loaded" in untrusted.output
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     with xr.open_dataset(out) as cube:
@@ -201,3 +207,35 @@ def test_cli_forecast_with_weights_dir(published: dict[str, object], tmp_path: P
     assert bad.exit_code != 0 and "--initial FILE" in bad.output
     ibi = CliRunner().invoke(main, ["forecast", "ibi36", *args[2:]])
     assert ibi.exit_code != 0 and "no open boundaries" in ibi.output
+
+
+def test_published_pairing_reproduces_the_operational_quirks(
+    published: dict[str, object],
+) -> None:
+    """Statistics folders sorted as strings; the deep input reads 4405 m into the 4833 m channel."""
+    region = get_region("glo4")
+    group = region.depth.group("deep")
+    stats = published["stats"]
+    levels = region.depth.levels.values
+    read = operational_input_depths(group, levels)
+    assert read[8] == pytest.approx(4405.22) and read[7] == pytest.approx(4405.22)
+    assert read[9] == pytest.approx(5274.78)
+    mean, std = released_statistics("published")(Path(str(published["weights"])), group, levels)
+    # channel 0 is thetao at 902 m; sorted as strings, L1245 comes first
+    assert mean[0] == pytest.approx(stats[("L1245", "thetao")][0])  # type: ignore[index]
+    assert mean[9] == pytest.approx(stats[("L902", "thetao")][0])  # type: ignore[index]
+    config = PublishedForecastConfig(
+        weights_dir=Path(str(published["weights"])), days=2, groups=("deep",), trust_weights=True
+    )
+    start = published["start"]
+    assert isinstance(start, dt.date)
+    cube = run_published_forecast(
+        FilesSource([Path(str(published["initial"]))]), region, [start], config
+    )
+    truth = published["truth"]
+    assert isinstance(truth, xr.Dataset)
+    # The model's output depends on the channel index: build the thetao channels as read.
+    x = truth["thetao"].sel(depth=read, method="nearest").values.astype(np.float32)
+    want = _expected(x, mean[:10], std[:10], 1)[:2, 8]
+    got = cube["thetao"].values[0, :, 19]  # GLONET level 19 is 4833.29 m
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

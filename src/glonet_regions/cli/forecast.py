@@ -70,6 +70,20 @@ def _dates(value: str | None) -> list[dt.date] | None:
     "as its operational pipeline does, on a global region (glo4).",
 )
 @click.option(
+    "--trust-weights",
+    is_flag=True,
+    help="With --weights-dir: run weight files whose sha256 is not pinned (TorchScript archives "
+    "run code when loaded; give it only for files whose origin you trust).",
+)
+@click.option(
+    "--stats-pairing",
+    type=click.Choice(["published", "depth"]),
+    default="published",
+    show_default=True,
+    help="With --weights-dir: pair channels with GLONET's statistics (and the deep group's "
+    "input levels) as its operational inference does, or each with its own level.",
+)
+@click.option(
     "--initial",
     "initial",
     multiple=True,
@@ -128,6 +142,8 @@ def forecast(
     store: Path | None,
     truth: Path | None,
     weights_dir: Path | None,
+    trust_weights: bool,
+    stats_pairing: str,
     initial: tuple[Path, ...],
     boundary_mode: str | None,
     boundary_source: str | None,
@@ -168,7 +184,7 @@ def forecast(
         forecast_published(
             region_name, weights_dir=weights_dir, initial=initial, starts=starts, days=days,
             out=out, use_sample=use_sample, store=store, device=str(pick_device(device)),
-            fmt=fmt,
+            fmt=fmt, trust_weights=trust_weights, pairing=stats_pairing,
         )  # fmt: skip
         return
     region = get_region(region_name)

@@ -24,6 +24,8 @@ def forecast_published(
     store: Path | None,
     device: str,
     fmt: str | None,
+    trust_weights: bool = False,
+    pairing: str = "published",
 ) -> None:
     """Run the three published models on REGION and write the forecast cube."""
     from glonet_regions.core.errors import ValidationError
@@ -61,15 +63,18 @@ def forecast_published(
         if initial:
             raise ValidationError("With --initial FILE give --start DATE")
         starts = default_start_dates(source, days)
-    config = PublishedForecastConfig(weights_dir=weights_dir, days=days, device=device)
+    config = PublishedForecastConfig(
+        weights_dir=weights_dir,
+        days=days,
+        device=device,
+        pairing=pairing,
+        trust_weights=trust_weights,
+    )
     click.echo(
         f"forecast: published GLONET from {config.weights_dir}, {days} days, device "
-        f"{config.device}, autocast {config.autocast}",
+        f"{config.device}, autocast {config.autocast}, {config.pairing} pairing of statistics",
         err=True,
     )
-    # SEAM (h3-weights): pass statistics=<published statistics loader with the operational
-    # pairing> and load_model=<loader checking the pinned hash / --trust-weights and the filter
-    # layer>, and add what they checked to extra_attrs.
     cube = run_published_forecast(
         source,
         region,

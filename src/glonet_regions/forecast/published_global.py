@@ -18,13 +18,15 @@ each depth group and start date:
 
 On CUDA the calls run under fp16 autocast, as the operational code does (``autocast``).
 
-Seams where other modules plug in (the defaults here are complete but plain):
+Loaders that can be replaced (for tests, or another release layout):
 
 * ``statistics`` (:data:`StatisticsLoader`): GLONET's released per-level statistics for one
-  group, in channel order. The default, :func:`depth_order_statistics`, pairs channels and
-  statistics folders in depth order.
-* ``load_model`` (:data:`ModelLoader`): loads one published file; the default is
-  ``torch.jit.load`` of the whole file (network + filter layer), with no hash check.
+  group, in channel order. The default, :func:`released_statistics`, reads the release with
+  the configured pairing (published by default: exactly as the operational inference pairs
+  them); :func:`depth_order_statistics` is a plain depth-order reader.
+* ``load_model`` (:data:`ModelLoader`): loads one published file; the default,
+  :func:`checked_load`, runs only pinned files (or any file with ``trust_weights``), whole
+  (network + filter layer). :func:`jit_load` loads without a hash check.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ __all__ = [
     "PublishedForecastConfig",
     "StatisticsLoader",
     "FilesSource",
+    "checked_load",
     "depth_order_statistics",
+    "operational_input_depths",
+    "released_statistics",
     "group_input",
     "jit_load",
     "run_published_forecast",
@@ -135,6 +140,64 @@ def jit_load(path: Path, device: str) -> Any:
     return model
 
 
+def released_statistics(pairing: str = "published") -> StatisticsLoader:
+    """A statistics loader reading the release's files with ``pairing``
+    (:func:`glonet_regions.model.published.load_published_stats`), in the group's channel order.
+    """
+
+    def load(
+        weights_dir: Path, group: DepthGroup, levels: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from glonet_regions.model.published import (
+            load_published_stats,
+            published_stats_for_channels,
+        )
+
+        if tuple(float(v) for v in levels) != tuple(GLONET_LEVELS.values):
+            raise ValidationError(
+                "GLONET's released statistics belong to its 21 levels; the region's levels "
+                f"{list(levels)[:4]}... differ"
+            )
+        stats = load_published_stats(weights_dir, group.name, pairing)
+        mean, std = published_stats_for_channels(stats, group.channels())
+        return mean.astype(np.float64), std.astype(np.float64)
+
+    return load
+
+
+def checked_load(trust_weights: bool) -> ModelLoader:
+    """A model loader that runs a file only if its sha256 is pinned or ``trust_weights``
+    (:func:`glonet_regions.model.weights.load_torchscript`), whole (network + filter layer)."""
+
+    def load(path: Path, device: str) -> Any:
+        from glonet_regions.model.weights import load_torchscript
+
+        if not Path(path).is_file():
+            raise DataError(f"Published weights: {path} is missing")
+        model = load_torchscript(path, trust_weights=trust_weights).to(device)
+        model.eval()
+        return model
+
+    return load
+
+
+def operational_input_depths(group: DepthGroup, levels_m: Sequence[float]) -> list[float]:
+    """The depths the operational inference reads into each level of ``group``'s channels.
+
+    GLONET's operational input of the deep group reads 4405 m twice and never 4833 m
+    (:data:`glonet_regions.model.published.GROUP_INPUT_LEVEL_DIRS`); other groups read their
+    own levels.
+    """
+    from glonet_regions.model.published import GROUP_INPUT_LEVEL_DIRS, GROUP_LEVEL_DIRS
+
+    own = [levels_m[i] for i in group.level_indices]
+    name = group.name
+    if name not in GROUP_LEVEL_DIRS or len(GROUP_LEVEL_DIRS[name]) != len(own):
+        return own
+    dirs = GROUP_LEVEL_DIRS[name]
+    return [own[dirs.index(d)] for d in GROUP_INPUT_LEVEL_DIRS[name]]
+
+
 @dataclass(frozen=True)
 class PublishedForecastConfig:
     """How the published models run (recorded in the cube's attributes).
@@ -146,6 +209,11 @@ class PublishedForecastConfig:
         device: Torch device.
         autocast: ``auto`` (fp16 autocast on CUDA, as operational; fp32 on CPU), ``on``, ``off``.
         groups: Depth groups to run (default all three).
+        pairing: ``published`` (default): the statistics and the deep group's input levels
+            exactly as GLONET's operational inference pairs them (statistics folders sorted
+            as strings; 4405 m read twice, 4833 m never: see docs/reference/weights.md);
+            ``depth``: every channel with its own level.
+        trust_weights: Load weight files whose sha256 is not pinned (TorchScript runs code).
     """
 
     weights_dir: Path
@@ -153,6 +221,8 @@ class PublishedForecastConfig:
     device: str = "cpu"
     autocast: str = "auto"
     groups: tuple[str, ...] = field(default=tuple(PUBLISHED_FILES))
+    pairing: str = "published"
+    trust_weights: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights_dir", Path(self.weights_dir))
@@ -160,6 +230,8 @@ class PublishedForecastConfig:
             raise ValidationError(f"days must be >= 1, got {self.days}")
         if self.autocast not in ("auto", "on", "off"):
             raise ValidationError(f"autocast must be auto, on or off, got {self.autocast!r}")
+        if self.pairing not in ("published", "depth"):
+            raise ValidationError(f"pairing must be published or depth, got {self.pairing!r}")
         unknown = [g for g in self.groups if g not in PUBLISHED_FILES]
         if unknown:
             raise ValidationError(
@@ -173,14 +245,24 @@ class PublishedForecastConfig:
 
 
 def group_input(
-    source: DailySource, group: DepthGroup, levels_m: Sequence[float], days: Sequence[dt.date]
+    source: DailySource,
+    group: DepthGroup,
+    levels_m: Sequence[float],
+    days: Sequence[dt.date],
+    *,
+    read_depths: Sequence[float] | None = None,
 ) -> np.ndarray:
     """``(len(days), C, H, W)`` physical input of a group from a daily source, NaN on land.
+
+    ``read_depths`` (default: the group's own levels) are the depths read into the group's
+    level channels, in order (see :func:`operational_input_depths`).
 
     Raises:
         DataError: When a variable or a day is missing from the source.
     """
-    depths = [levels_m[i] for i in group.level_indices]
+    depths = (
+        list(read_depths) if read_depths is not None else [levels_m[i] for i in group.level_indices]
+    )
     ds = source.daily(days, depths=depths)
     chans: list[np.ndarray] = []
     for var in group.variables_2d:
@@ -285,8 +367,8 @@ def run_published_forecast(
     starts: Sequence[dt.date],
     config: PublishedForecastConfig,
     *,
-    statistics: StatisticsLoader = depth_order_statistics,
-    load_model: ModelLoader = jit_load,
+    statistics: StatisticsLoader | None = None,
+    load_model: ModelLoader | None = None,
     progress: Callable[[str], None] | None = None,
     extra_attrs: dict[str, str] | None = None,
 ) -> xr.Dataset:
@@ -298,12 +380,16 @@ def run_published_forecast(
         region: The region (its depth scheme gives the groups, levels and channel order).
         starts: Start dates (lead day index 0).
         config: Weights folder, days, device, autocast.
-        statistics: Loads the statistics of one group (seam, see the module docstring).
-        load_model: Loads one published file (seam, see the module docstring).
+        statistics: Loads the statistics of one group (default: the released files with
+            ``config.pairing``, :func:`released_statistics`).
+        load_model: Loads one published file (default: :func:`checked_load` with
+            ``config.trust_weights``).
         progress: Called with a line per group and start.
         extra_attrs: More global attributes (e.g. what the loaders checked).
     """
     say = progress or (lambda _m: None)
+    statistics = statistics or released_statistics(config.pairing)
+    load_model = load_model or checked_load(config.trust_weights)
     if not starts:
         raise ValidationError("Give at least one start date")
     days = config.days
@@ -328,7 +414,10 @@ def run_published_forecast(
         ran.append(gname)
         for si, start in enumerate(starts):
             inputs = [start - dt.timedelta(days=2), start - dt.timedelta(days=1)]
-            x = group_input(source, group, levels, inputs)
+            read = (
+                operational_input_depths(group, levels) if config.pairing == "published" else None
+            )
+            x = group_input(source, group, levels, inputs, read_depths=read)
             say(f"{gname}: start {start}, {n_calls} call(s) of {path.name}")
             pred = run_published_group(
                 model,
@@ -359,7 +448,10 @@ def run_published_forecast(
             "operational pipeline runs them"
         ),
         weights_dir=str(config.weights_dir),
-        normalisation="published statistics (GLONET's per-level mean and std)",
+        normalisation=(
+            f"published statistics (GLONET's per-level mean and std), {config.pairing} pairing"
+        ),
+        glonet_filter="applied (each published file runs whole: network and filter layer)",
         autocast="fp16" if config.use_autocast() else "off",
         region=region.name,
         grid=str(grid.to_dict()),
