@@ -12,6 +12,7 @@ from glonet_regions.core.errors import StoreError
 from glonet_regions.data.store import (
     PROGRESS,
     RERUN_HINT,
+    StoreReader,
     find_gaps,
     from_epoch_days,
     progress_done,
@@ -123,7 +124,17 @@ def inspect_store(path: str | Path, *, check_values: bool = True, max_days: int 
                     f"{_short(np.asarray(st['diff_std']))}"
                     + (f"; no ocean cell in {len(empty)} channel(s)" if empty else ""))  # fmt: skip
         if check_values and times.size and done.size:
-            _check_nan(root, gname, info, times.size, done, lay["work_chunk_days"], max_days, bad)
+            _check_nan(
+                root,
+                Path(path),
+                gname,
+                info,
+                times.size,
+                done,
+                lay["work_chunk_days"],
+                max_days,
+                bad,
+            )
     prov = attrs.get("provenance")
     if prov:
         say(f"  provenance: code {prov.get('code_version')}, created {prov.get('created')}")
@@ -174,7 +185,7 @@ def _short(values: np.ndarray) -> str:
 
 
 def _check_nan(
-    root: Any, gname: str, info: dict[str, Any], n_days: int, done: np.ndarray,
+    root: Any, path: Path, gname: str, info: dict[str, Any], n_days: int, done: np.ndarray,
     chunk_days: int, max_days: int, bad: Any,
 ) -> None:  # fmt: skip
     mask = np.asarray(root[f"{gname}/mask"][:], dtype=bool)
@@ -185,9 +196,10 @@ def _check_nan(
     if not written:
         return
     pick = np.unique(np.linspace(0, len(written) - 1, min(max_days, len(written))).astype(int))
-    arr = root[f"{gname}/data"]
+    # Decoded as the loader sees it (float32, NaN on land), whatever the storage dtype.
+    reader = StoreReader(path, require_complete=False)
     for i in (written[j] for j in pick):
-        x = np.asarray(arr[i])
+        x = reader.read(gname, i, i + 1)[0]
         nan = np.isnan(x) & cmask
         if nan.any():
             c = int(np.argwhere(nan)[0][0])
