@@ -176,6 +176,36 @@ def build_cube(
     return add_cf_attributes(ds, variables)
 
 
+def place_prediction(
+    fields: dict[str, np.ndarray],
+    channels: Sequence[tuple[str, int | None]],
+    pred: np.ndarray,
+    start_index: int,
+    *,
+    n_starts: int,
+    n_depths: int,
+    shape: tuple[int, int],
+    depth_of: Mapping[int, int] | None = None,
+) -> None:
+    """Put one start's prediction ``(days, C, H, W)`` into the per-variable cube arrays.
+
+    ``channels`` are ``(variable, level)`` (level None for 2-D variables); a 3-D variable's
+    level goes to depth position ``depth_of[level]`` (the level itself when None). Arrays are
+    created NaN-filled on first use: ``(n_starts, days, H, W)`` or ``(n_starts, days,
+    n_depths, H, W)``.
+    """
+    days = pred.shape[0]
+    for c, (var, level) in enumerate(channels):
+        if level is None:
+            arr = fields.setdefault(var, np.full((n_starts, days, *shape), np.nan, np.float32))
+            arr[start_index] = pred[:, c]
+        else:
+            arr = fields.setdefault(
+                var, np.full((n_starts, days, n_depths, *shape), np.nan, np.float32)
+            )
+            arr[start_index, :, level if depth_of is None else depth_of[level]] = pred[:, c]
+
+
 def provenance_attrs(**items: Any) -> dict[str, str]:
     """Global attributes: the items given plus code version, creation time and conventions.
 

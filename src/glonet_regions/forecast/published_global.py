@@ -44,8 +44,8 @@ import xarray as xr
 from glonet_regions.core.depth import GLONET_LEVELS, DepthGroup
 from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.core.region import Region
-from glonet_regions.forecast.cube import build_cube, provenance_attrs
-from glonet_regions.forecast.sources import DailySource
+from glonet_regions.forecast.cube import build_cube, place_prediction, provenance_attrs
+from glonet_regions.forecast.sources import DailySource, FileSource
 
 __all__ = [
     "PUBLISHED_FILES",
@@ -428,17 +428,10 @@ def run_published_forecast(
                 device=config.device,
                 autocast=config.use_autocast(),
             )[:days]
-            for c, (var, li) in enumerate(group.channels()):
-                if li is None:
-                    arr = fields.setdefault(
-                        var, np.full((n_s, days, *grid.shape), np.nan, np.float32)
-                    )
-                    arr[si] = pred[:, c]
-                else:
-                    arr = fields.setdefault(
-                        var, np.full((n_s, days, len(levels), *grid.shape), np.nan, np.float32)
-                    )
-                    arr[si, :, li] = pred[:, c]
+            place_prediction(
+                fields, group.channels(), pred, si, n_starts=n_s, n_depths=len(levels),
+                shape=grid.shape,
+            )  # fmt: skip
         del model
     attrs = provenance_attrs(
         model="GLONET (published)",
@@ -466,7 +459,7 @@ def run_published_forecast(
     return build_cube(fields, first_days=starts, grid=grid, depths=levels, attrs=attrs)
 
 
-class FilesSource:
+class FilesSource(FileSource):
     """Daily fields from one or more files (netCDF or zarr), joined along time.
 
     Args:
@@ -479,21 +472,14 @@ class FilesSource:
         if not paths:
             raise ValidationError("Give at least one initial file")
         self.paths = [Path(p) for p in paths]
+        self.path = self.paths[0]
         self.name = ", ".join(str(p) for p in self.paths)
+        self.missing: list[str] = []
+        self._splits = None
         parts = [open_daily(p) for p in self.paths]
         ds = parts[0] if len(parts) == 1 else xr.concat(parts, dim="time", join="override")
         _, first = np.unique(ds["time"].values, return_index=True)
         self.ds = ds.isel(time=np.sort(first)).sortby("time")
-
-    @property
-    def grid(self) -> Any:
-        from glonet_regions.core.grid import Grid
-
-        return Grid.from_dataset(self.ds, source=self.name)
-
-    @property
-    def dates(self) -> list[dt.date]:
-        return [dt.date.fromisoformat(str(d)[:10]) for d in self.ds["time"].values]
 
     def daily(
         self, days: Sequence[dt.date], *, depths: Sequence[float] | None = None

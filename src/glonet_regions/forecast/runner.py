@@ -26,7 +26,7 @@ from glonet_regions.core.errors import CheckpointIncompatibleError, DataError, V
 from glonet_regions.core.region import Region
 from glonet_regions.forecast.align import snap_to_grid
 from glonet_regions.forecast.boundary_sources import BoundaryData
-from glonet_regions.forecast.cube import build_cube, provenance_attrs
+from glonet_regions.forecast.cube import build_cube, place_prediction, provenance_attrs
 from glonet_regions.forecast.persistence import persistence_forecast
 from glonet_regions.forecast.sources import DailySource, StoreSource
 
@@ -312,17 +312,10 @@ def run_bundle_forecast(
                     package=session.packages.get(group),
                 )[:days]
                 session.took(group, time.perf_counter() - began)
-            for c, (var, li) in enumerate(chans):
-                if li is None:
-                    arr = fields.setdefault(
-                        var, np.full((n_s, days, *grid.shape), np.nan, np.float32)
-                    )
-                    arr[si] = pred[:, c]
-                else:
-                    arr = fields.setdefault(
-                        var, np.full((n_s, days, len(depths), *grid.shape), np.nan, np.float32)
-                    )
-                    arr[si, :, depth_of[li]] = pred[:, c]
+            place_prediction(
+                fields, chans, pred, si, n_starts=n_s, n_depths=len(depths),
+                shape=grid.shape, depth_of=depth_of,
+            )  # fmt: skip
     session.record()
     mode_attrs = boundary_attrs(
         boundary if provider is not None else None,
