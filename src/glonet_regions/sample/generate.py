@@ -402,6 +402,21 @@ def _forecast_ocean(
     return SyntheticOcean(ocean.geo, eddies, ocean.start), flow_factor
 
 
+def _define_cube_axes(
+    ds: Any, static: OceanOnGrid, first_days: list[dt.date], first_day_name: str
+) -> None:
+    """The axes of a forecast cube file: first_day_datetime, lead_day_index, depth, lat, lon."""
+    io.define_time(ds, "first_day_datetime", first_days, long_name=first_day_name)
+    ds.createDimension("lead_day_index", FORECAST_LEADS)
+    lead = ds.createVariable("lead_day_index", "i4", ("lead_day_index",))
+    lead.setncatts(
+        {"long_name": "forecast lead (days); lead i is valid on first_day_datetime + i days",
+         "units": "1"}
+    )  # fmt: skip
+    lead[:] = np.arange(FORECAST_LEADS, dtype=np.int32)
+    io.define_space(ds, static.grid, static.depths)
+
+
 def _write_forecast(
     path: Path,
     ocean: SyntheticOcean,
@@ -412,15 +427,7 @@ def _write_forecast(
     seed: int,
 ) -> None:
     with io.atomic_dataset(path, attrs) as ds:
-        io.define_time(ds, "first_day_datetime", first_days, long_name="first forecast day")
-        ds.createDimension("lead_day_index", FORECAST_LEADS)
-        lead = ds.createVariable("lead_day_index", "i4", ("lead_day_index",))
-        lead.setncatts(
-            {"long_name": "forecast lead (days); lead i is valid on first_day_datetime + i days",
-             "units": "1"}
-        )  # fmt: skip
-        lead[:] = np.arange(FORECAST_LEADS, dtype=np.int32)
-        io.define_space(ds, static.grid, static.depths)
+        _define_cube_axes(ds, static, first_days, "first forecast day")
         vars_ = io.define_variables(ds, ("first_day_datetime", "lead_day_index"), static.grid)
         factors = []
         for s, first in enumerate(first_days):
@@ -456,15 +463,7 @@ def _write_global_forecast(
     warm bias grows by :data:`GLOBAL_FORECAST_T_DRIFT` per lead day.
     """
     with io.atomic_dataset(path, attrs) as ds:
-        io.define_time(ds, "first_day_datetime", first_days, long_name="run (issue) date")
-        ds.createDimension("lead_day_index", FORECAST_LEADS)
-        lead = ds.createVariable("lead_day_index", "i4", ("lead_day_index",))
-        lead.setncatts(
-            {"long_name": "forecast lead (days); lead i is valid on first_day_datetime + i days",
-             "units": "1"}
-        )  # fmt: skip
-        lead[:] = np.arange(FORECAST_LEADS, dtype=np.int32)
-        io.define_space(ds, static.grid, static.depths)
+        _define_cube_axes(ds, static, first_days, "run (issue) date")
         leading = ("first_day_datetime", "lead_day_index")
         vars_ = io.define_variables(ds, leading, static.grid, coarse=True)
         for s, first in enumerate(first_days):
