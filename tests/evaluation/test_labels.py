@@ -158,7 +158,7 @@ def test_headline_tables_mark_the_best_and_compare(
     assert list(zos.table.columns) == [1, 5, 6]  # 1, 5 and the last lead day before 10
     best = zos.best.xs("physical forecast", level="model")
     assert best.to_numpy().all()
-    assert "beats global forecast at every scored depth and lead day" in zos.sentence
+    assert "beats global forecast at the surface and every lead day" in zos.sentence
     assert "does not beat physical forecast" in zos.sentence
     text = headlines_text(list(heads.values()))
     assert "*" in text and "lead 5" in text

@@ -73,7 +73,7 @@ def headline_leads(available: Sequence[int]) -> list[int]:
 
 
 def _depth_text(depth: float) -> str:
-    return "surface" if depth == NO_DEPTH else f"{depth:g} m"
+    return "the surface" if depth == NO_DEPTH else f"{depth:g} m"
 
 
 def _leads_text(leads: Sequence[int]) -> str:
@@ -89,6 +89,7 @@ def _versus(
     if model not in models or other not in models:
         return None
     wins: dict[float, list[int]] = {}
+    seen: list[float] = []
     n = 0
     k = 0
     for depth in dict.fromkeys(table.index.get_level_values("depth")):
@@ -102,18 +103,21 @@ def _versus(
             if not (np.isfinite(a) and np.isfinite(b)):
                 continue
             n += 1
+            if depth not in seen:
+                seen.append(depth)
             if a < b:
                 k += 1
                 wins.setdefault(depth, []).append(lead)
     if n == 0:
         return None
+    # Only the depths where the model itself forecasts (persistence groups have no model row).
+    at = f"at {_depth_text(seen[0])}" if len(seen) == 1 else "at every depth it forecasts"
     if k == n:
-        return f"beats {other} at every scored depth and lead day", k
+        return f"beats {other} {at} and every lead day", k
     if k == 0:
-        return f"does not beat {other} at any scored depth or lead day", k
-    depths = list(dict.fromkeys(table.index.get_level_values("depth")))
-    if len(depths) == 1:
-        return f"beats {other} only at {_leads_text(wins[depths[0]])}", k
+        return f"does not beat {other} {at.replace('every', 'any')} or lead day", k
+    if len(seen) == 1:
+        return f"beats {other} only at {_leads_text(wins[seen[0]])}", k
     where = "; ".join(f"{_depth_text(d)}: {_leads_text(ls)}" for d, ls in wins.items())
     return f"beats {other} at {k} of {n} (depth, lead day) points ({where})", k
 
