@@ -18,6 +18,7 @@ run without the kill would have made.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -90,11 +91,12 @@ def _write_checkpoint_set(
     """Write last.pt (and best.pt) as one unit: best.next.pt, then last.pt (commit), rename."""
     pending = ckpt_dir / _PENDING_BEST
     if best is not None:
-        user = {**dict(best.pop("extra", None) or {}), "checkpoint_set": set_id}
-        save_bundle(pending, extra=user, **best)
+        fields = {k: v for k, v in best.items() if k != "extra"}
+        user = {**dict(best.get("extra") or {}), "checkpoint_set": set_id}
+        save_bundle(pending, extra=user, **fields)
         _crash_point("best-written")
-    last["resume"] = {**dict(last["resume"]), "checkpoint_set": set_id}
-    save_bundle(ckpt_dir / "last.pt", **last)
+    resume = {**dict(last["resume"]), "checkpoint_set": set_id}
+    save_bundle(ckpt_dir / "last.pt", **{**last, "resume": resume})
     _crash_point("last-written")
     if best is not None:
         os.replace(pending, ckpt_dir / "best.pt")
@@ -208,8 +210,14 @@ def train_groups(
         log(f"resuming from {last_path} (groups done: {sorted(done) or 'none'})")
     epochs_run = 0
     interrupted = False
-    boundary = provider.to_dict()
-    train_config = cfg.replace(stop_after_epochs=None).to_dict()
+    # Every bundle of the run carries the same region, grid, boundary and config.
+    save_run_bundle = functools.partial(
+        save_bundle,
+        region_name=region_name,
+        grid=grid,
+        boundary=provider.to_dict(),
+        train_config=cfg.replace(stop_after_epochs=None).to_dict(),
+    )
 
     def bundle_groups(current: tuple[str, GroupState] | None) -> dict[str, GroupState]:
         out = {g: done[g] for g in groups if g in done}
@@ -305,25 +313,17 @@ def train_groups(
                     rs = tr.resume_state()
                     _write_checkpoint_set(
                         ckpt_dir,
-                        save_bundle,
+                        save_run_bundle,
                         f"{group}:{tr.state.epoch}",
                         last=dict(
-                            region_name=region_name,
-                            grid=grid,
                             groups=bundle_groups((group, state_of(tr.plain_state_dict()))),
-                            boundary=boundary,
-                            train_config=train_config,
                             optimizer_state=rs["optimizer"],
                             scheduler_state=rs["scheduler"],
                             rng_state=rng,
                             resume=resume_state,
                         ),
                         best=dict(
-                            region_name=region_name,
-                            grid=grid,
                             groups=bundle_groups((group, state_of(tr.best_state))),
-                            boundary=boundary,
-                            train_config=train_config,
                             extra={
                                 "best_epoch": tr.state.best_epoch,
                                 "best_val_loss": tr.state.best_val,
@@ -358,12 +358,8 @@ def train_groups(
                 _write_group_boundary(
                     ctx,
                     last_path,
-                    save_bundle,
-                    region_name,
-                    grid,
+                    save_run_bundle,
                     bundle_groups(None),
-                    boundary,
-                    train_config,
                     groups,
                     done,
                     done_metrics,
@@ -395,22 +391,14 @@ def train_groups(
         }
         _write_checkpoint_set(
             ckpt_dir,
-            save_bundle,
+            save_run_bundle,
             "final",
             last=dict(
-                region_name=region_name,
-                grid=grid,
                 groups=ctx_groups,
-                boundary=boundary,
-                train_config=train_config,
                 resume=final_resume,
             ),
             best=dict(
-                region_name=region_name,
-                grid=grid,
                 groups=ctx_groups,
-                boundary=boundary,
-                train_config=train_config,
                 extra={"histories": histories},
             ),
         )
@@ -435,11 +423,7 @@ def _write_group_boundary(
     ctx: DistContext,
     last_path: Path,
     save_bundle: Any,
-    region_name: str,
-    grid: Any,
     groups_state: Any,
-    boundary: Any,
-    train_config: Any,
     groups: list[str],
     done: Any,
     done_metrics: Any,
@@ -452,11 +436,7 @@ def _write_group_boundary(
     if ctx.is_main:
         save_bundle(
             last_path,
-            region_name=region_name,
-            grid=grid,
             groups=groups_state,
-            boundary=boundary,
-            train_config=train_config,
             rng_state=capture_rng_state(),
             resume={
                 "group": None,

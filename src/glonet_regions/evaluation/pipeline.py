@@ -90,6 +90,10 @@ class EvaluationResult:
     comparison: tuple[pd.DataFrame, str] | None = None
 
 
+#: The row name of the global model baseline (a forecast of the same start date).
+GLOBAL_MODEL = "global model"
+
+
 def registry_metrics(names: Sequence[str] | None = None) -> dict[str, MetricSpec]:
     """Metrics registered through ``register_metrics``, looked up by name.
 
@@ -254,13 +258,13 @@ def evaluate_forecast(
     if global_model is not None and FIRST_DAY in global_model.dims:
         say("global model forecast (run issued on or before each start) regridded to the region")
         try:
-            models["global model"] = global_forecast_baseline(global_model, grid, starts, n_lead)
+            models[GLOBAL_MODEL] = global_forecast_baseline(global_model, grid, starts, n_lead)
         except DataError as exc:
             notes.append(f"No global model baseline: {exc}")
     elif global_model is not None:
         say("global model regridded to the region")
-        models["global model"] = reference_forecast(
-            global_model, grid, starts, n_lead, name="global model", regrid=True
+        models[GLOBAL_MODEL] = reference_forecast(
+            global_model, grid, starts, n_lead, name=GLOBAL_MODEL, regrid=True
         )
     for ref_name, ref in (references or {}).items():
         models[ref_name] = reference_forecast(ref, grid, starts, n_lead, name=ref_name)
@@ -341,7 +345,7 @@ def evaluate_forecast(
                 "forecast": name,
                 "persistence groups": PERSISTENCE_GROUP_LABEL,
                 "climatology": clim_name,
-                "global": [k for k in models if k.startswith("global")],
+                "global": [GLOBAL_MODEL] if GLOBAL_MODEL in models else [],
                 "references": list(references or {}),
             },
         },
