@@ -73,8 +73,8 @@ def main() -> None:
         FilesSource,
         PublishedForecastConfig,
         StatisticsLoader,
-        depth_order_statistics,
         jit_load,
+        released_statistics,
         run_published_forecast,
     )
     from glonet_regions.model.network import build_glonet
@@ -97,7 +97,7 @@ def main() -> None:
 
         return run
 
-    statistics: StatisticsLoader = depth_order_statistics
+    statistics: StatisticsLoader = released_statistics("published")
     if args.random:
         channels = {"glonet_p1.pt": 5, "glonet_p2.pt": 40, "glonet_p3.pt": 40}
 

@@ -14,23 +14,24 @@ from click.testing import CliRunner
 
 from glonet_regions.cli import main
 from glonet_regions.core.depth import GLONET_LEVELS
-from glonet_regions.core.errors import DataError
+from glonet_regions.core.errors import AssetError
 from glonet_regions.forecast.published_global import (
     PUBLISHED_FILES,
-    PUBLISHED_LEVEL_DIRS,
     FilesSource,
     PublishedForecastConfig,
-    depth_order_statistics,
     jit_load,
     operational_input_depths,
     released_statistics,
     run_published_forecast,
     run_published_group,
 )
+from glonet_regions.model.published import GROUP_LEVEL_DIRS
 from glonet_regions.registry.facade import get_region
 
 NLAT, NLON = 6, 10
 VARS = ("zos", "thetao", "so", "uo", "vo")
+#: The release's 21 level folders in depth order.
+LEVEL_DIRS = tuple(d for g in ("surface", "intermediate", "deep") for d in GROUP_LEVEL_DIRS[g])
 
 
 class _Step(torch.nn.Module):
@@ -59,7 +60,7 @@ def _write_models(folder: Path) -> None:
 
 def _write_stats(folder: Path) -> dict[tuple[str, str], tuple[float, float]]:
     stats = {}
-    for k, level in enumerate(PUBLISHED_LEVEL_DIRS):
+    for k, level in enumerate(LEVEL_DIRS):
         (folder / level).mkdir(parents=True, exist_ok=True)
         for v, var in enumerate(VARS):
             if var == "zos" and k:
@@ -143,7 +144,7 @@ def test_statistics_pair_channels_with_level_folders(published: dict[str, object
     stats = published["stats"]
     region = get_region("glo4")
     group = region.depth.group("intermediate")
-    mean, std = depth_order_statistics(
+    mean, std = released_statistics("depth")(
         Path(str(published["weights"])), group, region.depth.levels.values
     )
     assert mean.shape == (40,)
@@ -154,8 +155,11 @@ def test_statistics_pair_channels_with_level_folders(published: dict[str, object
 
 def test_missing_statistics_file_is_named(tmp_path: Path) -> None:
     region = get_region("glo4")
-    with pytest.raises(DataError, match=r"L0/zos_mean.npy is missing"):
-        depth_order_statistics(tmp_path, region.depth.group("surface"), region.depth.levels.values)
+    (tmp_path / "L0").mkdir()
+    with pytest.raises(AssetError, match=r"L0/zos_mean.npy is missing"):
+        released_statistics("depth")(
+            tmp_path, region.depth.group("surface"), region.depth.levels.values
+        )
 
 
 def test_forecast_cube_of_the_three_groups(published: dict[str, object]) -> None:
@@ -182,7 +186,7 @@ def test_forecast_cube_of_the_three_groups(published: dict[str, object]) -> None
         [truth[v].isel(depth=list(group.level_indices)).values for v in group.variables_3d],
         axis=1,
     ).astype(np.float32)
-    mean, std = depth_order_statistics(
+    mean, std = released_statistics("depth")(
         Path(str(published["weights"])), group, region.depth.levels.values
     )
     assert mean[-1] == pytest.approx(stats[("L5274", "vo")][0])  # type: ignore[index]

@@ -23,7 +23,7 @@ Loaders that can be replaced (for tests, or another release layout):
 * ``statistics`` (:data:`StatisticsLoader`): GLONET's released per-level statistics for one
   group, in channel order. The default, :func:`released_statistics`, reads the release with
   the configured pairing (published by default: exactly as the operational inference pairs
-  them); :func:`depth_order_statistics` is a plain depth-order reader.
+  them; ``depth`` pairs each channel with its own level).
 * ``load_model`` (:data:`ModelLoader`): loads one published file; the default,
   :func:`checked_load`, runs only pinned files (or any file with ``trust_weights``), whole
   (network + filter layer). :func:`jit_load` loads without a hash check.
@@ -46,16 +46,15 @@ from glonet_regions.core.errors import DataError, ValidationError
 from glonet_regions.core.region import Region
 from glonet_regions.forecast.cube import build_cube, place_prediction, provenance_attrs
 from glonet_regions.forecast.sources import DailySource, FileSource
+from glonet_regions.model.published import PUBLISHED_WEIGHTS
 
 __all__ = [
     "PUBLISHED_FILES",
-    "PUBLISHED_LEVEL_DIRS",
     "ModelLoader",
     "PublishedForecastConfig",
     "StatisticsLoader",
     "FilesSource",
     "checked_load",
-    "depth_order_statistics",
     "operational_input_depths",
     "released_statistics",
     "group_input",
@@ -65,62 +64,12 @@ __all__ = [
 ]
 
 #: The published file of each depth group.
-PUBLISHED_FILES: dict[str, str] = {
-    "surface": "glonet_p1.pt",
-    "intermediate": "glonet_p2.pt",
-    "deep": "glonet_p3.pt",
-}
-
-#: The statistics folder of each of GLONET's 21 levels, as released beside the weights.
-PUBLISHED_LEVEL_DIRS: tuple[str, ...] = (
-    "L0", "L50", "L100", "L150", "L222", "L318", "L380", "L450", "L540", "L640", "L763",
-    "L902", "L1245", "L1684", "L2225", "L3220", "L3597", "L3992", "L4405", "L4833", "L5274",
-)  # fmt: skip
+PUBLISHED_FILES: dict[str, str] = {str(g): name for g, name in PUBLISHED_WEIGHTS.items()}
 
 #: ``(weights_dir, group, level depths in m) -> (mean (C,), std (C,))`` in channel order.
 StatisticsLoader = Callable[[Path, DepthGroup, Sequence[float]], tuple[np.ndarray, np.ndarray]]
 #: ``(path, device) -> callable model (B, 2, C, H, W) -> (B, 2, C, H, W)``.
 ModelLoader = Callable[[Path, str], Any]
-
-
-def _level_dir(depth_m: float) -> str:
-    diffs = np.abs(np.asarray(GLONET_LEVELS.values) - float(depth_m))
-    k = int(np.argmin(diffs))
-    if diffs[k] > 0.05:
-        raise ValidationError(
-            f"Level {depth_m} m is not one of GLONET's 21 levels: it has no published statistics"
-        )
-    return PUBLISHED_LEVEL_DIRS[k]
-
-
-def depth_order_statistics(
-    weights_dir: Path, group: DepthGroup, levels_m: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """GLONET's statistics ``L<depth>/<var>_mean.npy`` / ``_std.npy`` paired in depth order.
-
-    Channel ``(var, level)`` gets the files of that variable in that level's folder.
-
-    Raises:
-        DataError: naming the missing or malformed file.
-    """
-    means: list[float] = []
-    stds: list[float] = []
-    for var, li in group.channels():
-        depth = levels_m[group.level_indices[0] if li is None else li]
-        folder = Path(weights_dir) / _level_dir(depth)
-        for kind, out in (("mean", means), ("std", stds)):
-            path = folder / f"{var}_{kind}.npy"
-            if not path.is_file():
-                raise DataError(f"Published statistics: {path} is missing ({var} {kind})")
-            value = np.load(path, allow_pickle=False).ravel()
-            if value.size != 1 or not np.isfinite(value[0]):
-                raise DataError(f"Published statistics: {path} must hold one finite number")
-            out.append(float(value[0]))
-    std = np.asarray(stds, dtype=np.float32)
-    if (std <= 0).any():
-        bad = [c for c, s in zip(group.channels(), std) if s <= 0]
-        raise DataError(f"Published statistics in {weights_dir}: std <= 0 for {bad}")
-    return np.asarray(means, dtype=np.float32), std
 
 
 def jit_load(path: Path, device: str) -> Any:
